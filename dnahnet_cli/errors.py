@@ -1,0 +1,48 @@
+"""Turn user-facing errors into one line on stderr and a documented exit code.
+
+Exit codes: 0 success, 1 runtime failure (bad input, bad checkpoint, ...), 2 usage error (Click).
+Set DNAHNET_DEBUG=1 to see the full traceback instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from typing import Any, Callable
+
+from dnahnet_core.errors import DnaHNetError
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+def debug_enabled() -> bool:
+    return os.environ.get("DNAHNET_DEBUG", "") not in ("", "0")
+
+
+def fail(message: str, code: int = EXIT_FAILURE) -> None:
+    sys.stderr.write(f"dnahnet: error: {message}\n")
+    raise SystemExit(code)
+
+
+def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorator for commands: known errors become one line; anything else too, unless debugging."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (DnaHNetError, OSError) as err:
+            if debug_enabled():
+                raise
+            fail(str(err))
+        except KeyboardInterrupt:
+            if debug_enabled():
+                raise
+            fail("interrupted", code=130)
+        except Exception as err:  # an unexpected bug: still one line, and how to see more
+            if debug_enabled():
+                raise
+            fail(f"{type(err).__name__}: {err} (set DNAHNET_DEBUG=1 for the traceback)")
+
+    return wrapper

@@ -1,0 +1,57 @@
+"""The ``dnahnet`` Typer application."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from dnahnet_core.version import __version__
+
+from .errors import friendly_errors
+
+app = typer.Typer(
+    name="dnahnet",
+    help=(
+        "dnahnet: a tokenizer-free hierarchical DNA language model (dnaHNet) for prokaryotic genomes.\n\n"
+        "Coordinates: BED output is 0-based half-open; VCF and GFF3 input are 1-based."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"dnahnet {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Optional[bool] = typer.Option(
+        None, "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """dnahnet: a tokenizer-free hierarchical DNA language model (dnaHNet)."""
+
+
+@app.command()
+@friendly_errors
+def info(
+    preset: Optional[str] = typer.Option(None, "--preset", "-p", help="Describe a named preset (tiny, small, dnahnet-20m, ...)."),
+    model: Optional[Path] = typer.Option(None, "--model", "-m", help="Describe a checkpoint (.safetensors)."),
+) -> None:
+    """Show the version, the compute backends, and a model's layout and parameters per stage.
+
+    Example: dnahnet info --preset small
+    """
+    from .info import render_info
+
+    render_info(preset=preset, model=model)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
