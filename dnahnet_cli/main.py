@@ -53,5 +53,10 @@ def info(
     render_info(preset=preset, model=model)
 
 
+from .train_cmd import train_command  # noqa: E402
+
+app.command("train")(train_command)
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dnahnet_core.ops.ssd import ema_torch, segsum, ssd_scan_torch
+from dnahnet_core.ops.ssd import ema_torch, segment_decay, ssd_scan_torch
 
 
 def naive_ssd(x, dt, A, B, C):
@@ -58,11 +58,11 @@ def test_ssd_float32_close_to_float64():
     assert (got.double() - ref).norm() / ref.norm() < 1e-5
 
 
-def test_segsum_is_sum_over_segment():
-    a = torch.tensor([1.0, 2.0, 3.0, 4.0], dtype=torch.float64)
-    s = segsum(a)
-    assert s[3, 1] == 3.0 + 4.0 and s[2, 2] == 0.0 and s[0, 0] == 0.0
-    assert torch.isinf(s[1, 2]) and s[1, 2] < 0
+def test_segment_decay_is_exp_of_segment_sums():
+    a = -torch.tensor([1.0, 2.0, 3.0, 4.0], dtype=torch.float64)
+    d = segment_decay(a, torch.float64)
+    assert d[3, 1] == torch.exp(torch.tensor(-7.0, dtype=torch.float64)) and d[2, 2] == 1.0
+    assert d[1, 2] == 0.0 and (d.triu(1) == 0).all()  # exact zeros above the diagonal
 
 
 @pytest.mark.parametrize("k,chunk", [(1, 8), (50, 16), (257, 64)])

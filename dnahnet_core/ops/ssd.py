@@ -16,18 +16,18 @@ import torch
 import torch.nn.functional as F
 
 
-def segsum(a: torch.Tensor) -> torch.Tensor:
-    """Stable segment sums: out[..., i, j] = sum_{j < k <= i} a[..., k]; -inf above the diagonal.
+def segment_decay(a: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """exp(sum_{j < k <= i} a_k) for i >= j, exactly 0 above the diagonal: (..., T) -> (..., T, T).
 
-    Built by masked cumulative sums rather than differences of one cumsum, which would lose
-    precision when the running sum is large (strong decays over a long chunk).
+    The segment sums are differences of one cumulative sum taken in float64, so strong decays over
+    a long chunk (running sums in the hundreds) lose no precision when cast back to ``dtype``; the
+    exact zeros above the diagonal are what make outputs independent of later positions.
     """
     T = a.size(-1)
-    x = a.unsqueeze(-1).expand(*a.shape, T)  # x[..., k, j] = a[..., k]
-    strict = torch.ones(T, T, dtype=torch.bool, device=a.device).tril(-1)
-    x = x.masked_fill(~strict, 0.0)
-    out = torch.cumsum(x, dim=-2)
-    return out.masked_fill(~torch.ones(T, T, dtype=torch.bool, device=a.device).tril(), float("-inf"))
+    cum = torch.cumsum(a.double(), dim=-1)
+    seg = (cum.unsqueeze(-1) - cum.unsqueeze(-2)).to(dtype)  # [..., i, j] = cum_i - cum_j
+    upper = ~torch.ones(T, T, dtype=torch.bool, device=a.device).tril()
+    return torch.exp(seg.masked_fill_(upper, float("-inf")))
 
 
 def ssd_chunked(
@@ -40,47 +40,48 @@ def ssd_chunked(
 ) -> torch.Tensor:
     """Chunked scan. X (b,l,h,p), log_decay (b,l,h), B/C (b,l,g,n) -> Y (b,l,h,p).
 
-    Works in the promoted dtype of the inputs (float32 for float32/bf16, float64 in tests).
+    Works in the promoted dtype of the inputs (float32 for float32/bf16, float64 in tests). Heads are
+    handled as (g groups) x (r heads per group) so B and C are shared, never copied, across a group.
     """
     b, l, h, p = X.shape
     g, n = B.shape[2], B.shape[3]
+    r = h // g
     dtype = torch.promote_types(X.dtype, torch.float32)
     Q = chunk_size
     pad = (-l) % Q
     # Zero padding at the end: decay 1, no input; it never reaches earlier outputs.
     X, log_decay, B, C = (F.pad(t.to(dtype), (0, 0) * (t.dim() - 2) + (0, pad)) for t in (X, log_decay, B, C))
     c = (l + pad) // Q
-    X = X.view(b, c, Q, h, p)
-    B = B.view(b, c, Q, g, n).repeat_interleave(h // g, dim=3)  # (b,c,Q,h,n)
-    C = C.view(b, c, Q, g, n).repeat_interleave(h // g, dim=3)
-    a = log_decay.view(b, c, Q, h).permute(0, 3, 1, 2)  # (b,h,c,Q)
+    X = X.view(b, c, Q, g, r, p)
+    B = B.view(b, c, Q, g, n)
+    C = C.view(b, c, Q, g, n)
+    a = log_decay.view(b, c, Q, g, r).permute(0, 1, 3, 4, 2)  # (b,c,g,r,Q)
     a_cum = torch.cumsum(a, dim=-1)
 
     # 1. Within each chunk: Y_diag[l] = sum_{s<=l} (C_l . B_s) exp(a_{s+1..l}) X_s.
-    decay = torch.exp(segsum(a)).permute(0, 2, 1, 3, 4)  # (b,c,h,Q,Q)
-    scores = torch.einsum("bclhn,bcshn->bchls", C, B) * decay
-    y = torch.einsum("bchls,bcshp->bclhp", scores, X)
+    scores = torch.einsum("bclgn,bcsgn->bcgls", C, B).unsqueeze(3) * segment_decay(a, dtype)  # (b,c,g,r,Q,Q)
+    y = torch.einsum("bcgrls,bcsgrp->bclgrp", scores, X)
 
     # 2. The state each chunk leaves behind, from its own inputs only.
-    to_end = torch.exp(a_cum[..., -1:] - a_cum).permute(0, 2, 3, 1)  # (b,c,Q,h)
-    chunk_states = torch.einsum("bclhn,bclh,bclhp->bchpn", B, to_end, X)
+    to_end = torch.exp(a_cum[..., -1:] - a_cum)  # (b,c,g,r,Q)
+    chunk_states = torch.einsum("bclgn,bclgrp->bcgrpn", B, X * to_end.permute(0, 1, 4, 2, 3).unsqueeze(-1))
 
     # 3. Carry states across chunks (loop over chunks; see module docstring).
-    chunk_decay = torch.exp(a_cum[..., -1]).permute(0, 2, 1)  # (b,c,h)
+    chunk_decay = torch.exp(a_cum[..., -1])  # (b,c,g,r)
     state = (
-        initial_state.to(dtype)
+        initial_state.to(dtype).view(b, g, r, p, n)
         if initial_state is not None
-        else torch.zeros(b, h, p, n, dtype=dtype, device=X.device)
+        else torch.zeros(b, g, r, p, n, dtype=dtype, device=X.device)
     )
     entering = []
     for ci in range(c):
         entering.append(state)
-        state = chunk_decay[:, ci, :, None, None] * state + chunk_states[:, ci]
-    prev = torch.stack(entering, dim=1)  # (b,c,h,p,n)
+        state = chunk_decay[:, ci, :, :, None, None] * state + chunk_states[:, ci]
+    prev = torch.stack(entering, dim=1)  # (b,c,g,r,p,n)
 
     # 4. Contribution of the entering state to every position of the chunk.
-    from_start = torch.exp(a_cum).permute(0, 2, 3, 1)  # (b,c,Q,h)
-    y = y + torch.einsum("bclhn,bchpn,bclh->bclhp", C, prev, from_start)
+    from_start = torch.exp(a_cum).permute(0, 1, 4, 2, 3).unsqueeze(-1)  # (b,c,Q,g,r,1)
+    y = y + torch.einsum("bclgn,bcgrpn->bclgrp", C, prev) * from_start
     return y.reshape(b, c * Q, h, p)[:, :l]
 
 
