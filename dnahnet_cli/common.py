@@ -1,0 +1,51 @@
+"""Pieces shared by the scoring commands: output handling and provenance headers."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import sys
+from pathlib import Path
+from typing import IO, Iterator
+
+from dnahnet_core.errors import DnaHNetError, InputError
+
+
+def command_line() -> str:
+    return "dnahnet " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def check_output_path(path: Path | None) -> None:
+    """Fail before any work if the output cannot be created (e.g. its folder does not exist)."""
+    if path is not None and not path.parent.exists():
+        raise InputError("cannot write output: the folder does not exist", path=str(path))
+
+
+@contextlib.contextmanager
+def output_stream(path: Path | None, binary: bool = False) -> Iterator[IO]:
+    """stdout, or ``path`` written as results arrive (so an interrupted run keeps what it wrote).
+
+    If the run fails with an input error, the partial file is removed: a failed run leaves no
+    output behind that could be mistaken for a result.
+    """
+    if path is None:
+        yield sys.stdout.buffer if binary else sys.stdout
+        return
+    check_output_path(path)
+    f = open(path, "wb" if binary else "w")
+    try:
+        yield f
+    except (DnaHNetError, OSError):
+        f.close()
+        with contextlib.suppress(OSError):
+            os.remove(path)
+        raise
+    finally:
+        if not f.closed:
+            f.close()
+
+
+def tsv_header(provenance: dict[str, object]) -> str:
+    """Provenance as '#'-comment lines ahead of a TSV (pandas: read_csv(..., comment='#'))."""
+    return "".join(f"# {k}: {v}\n" for k, v in provenance.items())
