@@ -55,7 +55,11 @@ def info(
 
 from .train_cmd import train_command  # noqa: E402
 
+from .score_cmd import score_command  # noqa: E402
+
 app.command("train")(train_command)
+app.command("score")(score_command)
+# -- scoring commands (one import + one registration each) --
 
 
 if __name__ == "__main__":  # pragma: no cover
