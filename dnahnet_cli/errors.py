@@ -25,6 +25,12 @@ def fail(message: str, code: int = EXIT_FAILURE) -> None:
     raise SystemExit(code)
 
 
+def _is_click_control(err: BaseException) -> bool:
+    """Click's own exceptions (usage errors -> exit 2, Exit, Abort) must pass through untouched.
+    Typer ships its own copy of Click, so they are recognised by class name."""
+    return any(c.__name__ in ("ClickException", "Exit", "Abort") for c in type(err).__mro__)
+
+
 def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     """Decorator for commands: known errors become one line; anything else too, unless debugging."""
 
@@ -41,7 +47,7 @@ def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
                 raise
             fail("interrupted", code=130)
         except Exception as err:  # an unexpected bug: still one line, and how to see more
-            if debug_enabled():
+            if debug_enabled() or _is_click_control(err):
                 raise
             fail(f"{type(err).__name__}: {err} (set DNAHNET_DEBUG=1 for the traceback)")
 

@@ -60,6 +60,12 @@ from .score_cmd import score_command  # noqa: E402
 app.command("train")(train_command)
 app.command("score")(score_command)
 # -- scoring commands (one import + one registration each) --
+from .essentiality_cmd import essentiality_command  # noqa: E402
+app.command("essentiality")(essentiality_command)
+from .vcf_cmd import score_vcf_command  # noqa: E402
+app.command("score-vcf")(score_vcf_command)
+from .boundaries_cmd import boundaries_command  # noqa: E402
+app.command("boundaries")(boundaries_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

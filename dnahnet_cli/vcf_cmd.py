@@ -1,0 +1,251 @@
+"""``dnahnet score-vcf``: log-likelihood ratios of VCF variants against a reference genome."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections import Counter, deque
+from enum import Enum
+from pathlib import Path
+from typing import Iterator, Optional
+
+import typer
+
+from .errors import EXIT_USAGE, fail, friendly_errors
+
+TSV_COLUMNS = ["chrom", "pos", "id", "ref", "alt", "llr", "status"]
+#: Records per chunk and rank: one engine call each; results are written chunk by chunk.
+CHUNK = 64
+
+
+class OutFormat(str, Enum):
+    vcf = "vcf"
+    tsv = "tsv"
+
+
+class Strand(str, Enum):
+    both = "both"
+    forward = "forward"
+
+
+class RefMismatch(str, Enum):
+    flag = "flag"
+    skip = "skip"
+    error = "error"
+
+
+class Device(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+def _output_format(output: Optional[Path], fmt: Optional[str]) -> tuple[str, bool]:
+    """(vcf|tsv, bgzip?) from --format, else from the output file name; stdout defaults to VCF."""
+    name = output.name.lower() if output is not None else ""
+    compressed = name.endswith((".gz", ".bgz"))
+    if fmt is None:
+        if output is None or name.endswith(".vcf"):
+            fmt = "vcf"
+        elif name.endswith((".vcf.gz", ".vcf.bgz")):
+            fmt = "vcf"
+        elif name.endswith((".tsv", ".txt")):
+            fmt = "tsv"
+        else:
+            fail(f"cannot tell the output format from {output.name!r}: use .vcf, .vcf.gz or .tsv, or pass --format vcf|tsv", EXIT_USAGE)
+    if fmt == "tsv" and compressed:
+        fail(f"TSV output is written uncompressed; use a .tsv name, not {output.name!r}", EXIT_USAGE)
+    return fmt, compressed and fmt == "vcf"
+
+
+def _llr_text(llr: Optional[float], missing: str) -> str:
+    if llr is None or llr != llr:  # unscored, or NaN
+        return missing
+    return "0" if llr == 0 else f"{llr:.8g}"
+
+
+@contextlib.contextmanager
+def _bgzip_writer(path: Path, vcf) -> Iterator[object]:
+    """A cyvcf2 bgzip writer; like ``output_stream``, it removes the partial file on an input error."""
+    import cyvcf2
+
+    from dnahnet_core.errors import DnaHNetError
+
+    from .common import check_output_path
+
+    check_output_path(path)
+    writer = cyvcf2.Writer(str(path), vcf, mode="wz")
+    closed = False
+    try:
+        yield writer
+    except (DnaHNetError, OSError):
+        writer.close()
+        closed = True
+        with contextlib.suppress(OSError):
+            os.remove(path)
+        raise
+    finally:
+        if not closed:
+            writer.close()
+
+
+@friendly_errors
+def score_vcf_command(
+    variants: Path = typer.Argument(..., help="VCF file (plain, gzip or bgzip; 1-based POS)."),
+    reference: Optional[Path] = typer.Option(None, "--reference", "-r", help="Reference FASTA (plain, gzip or bgzip). Default: the VCF's ##reference= line (a path or file:// URL; relative to the VCF's folder)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output: .vcf, .vcf.gz (bgzip) or .tsv (default: VCF on stdout)."),
+    fmt: Optional[OutFormat] = typer.Option(None, "--format", help="Output format, overriding the output file's extension."),
+    model: Optional[Path] = typer.Option(None, "--model", "-m", help="Checkpoint (.safetensors); default: the embedded model."),
+    window: int = typer.Option(8192, "--window", "-w", min=1, help="Reference window length W in bases, centred on the variant."),
+    strand: Strand = typer.Option(Strand.both, "--strand", help="both: average the forward and reverse-complement LLRs; forward: forward strand only."),
+    normalize: bool = typer.Option(False, "--normalize", help="Report LL(alt)/n_alt - LL(ref)/n_ref: each window's log-likelihood divided by its length (its A/C/G/T bases), so indels of different lengths compare."),
+    ref_mismatch: RefMismatch = typer.Option(RefMismatch.flag, "--ref-mismatch", help="REF differs from the reference: flag (status ref_mismatch, not scored), skip (leave the record out), error (stop, exit 1)."),
+    device: Device = typer.Option(Device.auto, "--device", help="auto, cpu or cuda."),
+    batch_size: int = typer.Option(8, "--batch-size", min=1, help="Windows per forward pass (also capped by a token budget)."),
+) -> None:
+    """Score variants: log-likelihood ratio LLR = LL(alt window) - LL(ref window), natural log.
+
+    VCF POS is 1-based; REF is checked against the reference. The reference window holds W bases
+    (--window, default 8192) centred on REF, shifted inward at contig ends (never padded; a contig
+    shorter than W is used whole); the alt window is the same flanks with REF replaced by ALT, so
+    indels change its length (the VCF anchor base is kept as is). LL sums the model's log-probabilities
+    over the window's A/C/G/T bases. Forward and reverse-complement strands are averaged by default.
+    Negative LLR = ALT less likely under the model. Multi-allelic records are scored per ALT.
+
+    Each ALT gets a status: ok, ref_mismatch, unknown_contig (CHROM not in the reference),
+    symbolic_allele (<...>, breakends, *), non_acgt (letters other than ACGT), too_long (an allele
+    longer than W). Only ok alleles have an LLR; it is exactly 0 when ALT equals REF.
+
+    Output VCF keeps every record (except with --ref-mismatch skip) and adds INFO DNAHNET_LLR and
+    DNAHNET_STATUS (Number=A: one value per ALT; '.' where not scored) and ##dnahnet_* provenance
+    lines. TSV columns: chrom pos id ref alt llr status (one row per ALT, pos 1-based, llr NA
+    where not scored), after '#' provenance lines. A summary of statuses goes to stderr.
+
+    \b
+    Example: dnahnet score-vcf variants.vcf --reference genome.fa -o scored.vcf.gz
+    """
+    from tqdm import tqdm
+
+    from dnahnet_core.errors import InputError
+    from dnahnet_core.scoring.engine import LikelihoodEngine, resolve_device
+    from dnahnet_core.scoring.model_io import open_model
+    from dnahnet_core.scoring.parallel import finish, init_ranks, ordered_map
+    from dnahnet_core.scoring.variants import STATUSES, ReferenceGenome, VariantScorer, VcfReader, ref_mismatch_error
+
+    from .common import check_output_path, command_line, output_stream, tsv_header
+
+    fmt_name = fmt.value if fmt is not None else None
+    strand, ref_mismatch, device = Strand(strand).value, RefMismatch(ref_mismatch).value, Device(device).value
+    out_format, bgzip = _output_format(output, fmt_name)
+    check_output_path(output)
+    reader = VcfReader(variants)
+    ref_path = reference
+    if ref_path is None:
+        ref_path = reader.reference_path()
+        if ref_path is None:
+            raise InputError("no reference genome: pass --reference FASTA (the VCF has no ##reference= line)", path=str(variants))
+        if not ref_path.is_file():
+            raise InputError(
+                f"##reference={reader.header_reference()} does not name a readable FASTA file ({ref_path}: no such file); pass --reference FASTA",
+                path=str(variants),
+            )
+    genome = ReferenceGenome.from_fasta(ref_path)
+
+    dev = resolve_device(device)
+    loaded = open_model(model, device=str(dev))
+    engine = LikelihoodEngine(loaded.model, dev, batch_size=batch_size)
+    scorer = VariantScorer(engine, genome, window=window, strands=strand, normalize=normalize)
+    ranks = init_ranks(dev)
+
+    pending: deque = deque()  # cyvcf2 records waiting for their scores (rank 0 only)
+    skipped = Counter()
+
+    def items():
+        for variant, rec in reader.records():
+            expected = scorer.expected_ref(variant)
+            if expected is not None and ref_mismatch != "flag":
+                if ref_mismatch == "error":
+                    raise ref_mismatch_error(variant, expected, variants, genome)
+                skipped["ref_mismatch"] += 1
+                continue
+            if ranks.is_main:
+                pending.append(rec)
+            yield variant
+
+    results = ordered_map(items(), scorer.score, ranks, chunk=CHUNK)
+    if not ranks.is_main:
+        try:
+            for _ in results:
+                pass
+        finally:
+            finish(ranks)
+        return
+
+    provenance = {
+        "command": command_line(),
+        **loaded.provenance(),
+        "reference": str(ref_path),
+        "window": window,
+        "strand": "both (forward and reverse-complement averaged)" if strand == "both" else "forward",
+        "normalize": "per-base (LL/n per window)" if normalize else "none (summed LLR)",
+        "ref_mismatch": ref_mismatch,
+        "log_base": "e (natural log)",
+    }
+    counts: Counter = Counter()
+    n_records = 0
+    progress = tqdm(results, unit="rec", file=sys.stderr, disable=not sys.stderr.isatty())
+    try:
+        if out_format == "tsv":
+            with output_stream(output) as out:
+                out.write(tsv_header(provenance) + "\t".join(TSV_COLUMNS) + "\n")
+                for res in progress:
+                    pending.popleft()
+                    n_records += 1
+                    v = res.variant
+                    for a in res.alleles:
+                        counts[a.status] += 1
+                        out.write(f"{v.chrom}\t{v.pos}\t{v.id or '.'}\t{v.ref}\t{a.alt}\t{_llr_text(a.llr, 'NA')}\t{a.status}\n")
+                    out.flush()
+        else:
+            vcf = reader.vcf
+            vcf.add_info_to_header({"ID": "DNAHNET_LLR", "Number": "A", "Type": "Float",
+                                    "Description": "dnahnet log-likelihood ratio LL(alt)-LL(ref) per ALT (natural log; '.' = not scored, see DNAHNET_STATUS)"})
+            vcf.add_info_to_header({"ID": "DNAHNET_STATUS", "Number": "A", "Type": "String",
+                                    "Description": "dnahnet status per ALT: ok, ref_mismatch, unknown_contig, symbolic_allele, non_acgt, too_long"})
+            for key, value in provenance.items():
+                name = key if key.startswith("dnahnet_") else f"dnahnet_{key}"
+                vcf.add_to_header(f"##{name}={str(value).replace(chr(10), ' ')}")
+
+            def annotated():
+                nonlocal n_records
+                for res in progress:
+                    rec = pending.popleft()
+                    n_records += 1
+                    if res.alleles:
+                        rec.INFO["DNAHNET_LLR"] = ",".join(_llr_text(a.llr, ".") for a in res.alleles)
+                        rec.INFO["DNAHNET_STATUS"] = ",".join(a.status for a in res.alleles)
+                        counts.update(a.status for a in res.alleles)
+                    yield rec
+
+            if bgzip:
+                with _bgzip_writer(output, vcf) as writer:
+                    for rec in annotated():
+                        writer.write_record(rec)
+            else:
+                with output_stream(output) as out:
+                    out.write(vcf.raw_header)
+                    for rec in annotated():
+                        out.write(str(rec))
+                        out.flush()
+    finally:
+        progress.close()
+        reader.close()
+        finish(ranks)
+
+    parts = [f"{k} {counts[k]}" for k in STATUSES if counts[k]]
+    n_alleles = sum(counts.values())
+    summary = f"dnahnet score-vcf: {n_records} records, {n_alleles} ALT alleles: " + (", ".join(parts) if parts else "none")
+    if skipped:
+        summary += f"; {skipped['ref_mismatch']} records skipped (ref_mismatch)"
+    sys.stderr.write(summary + "\n")
