@@ -83,7 +83,7 @@ def main() -> None:
 
     # Markdown table: throughput, memory and the speed-up of dnaHNet over each baseline.
     names = [m.name for m in models]
-    print(f"| L | " + " | ".join(f"{n} bp/s" for n in names) + " | " + " | ".join(f"{n} peak MiB" for n in names)
+    print("| L | " + " | ".join(f"{n} bp/s" for n in names) + " | " + " | ".join(f"{n} peak MiB" for n in names)
           + " | speed-up vs " + " | speed-up vs ".join(names[1:]) + " |")
     print("|" + "---|" * (1 + 2 * len(names) + len(names) - 1))
     for log2 in range(args.min_log2, args.max_log2 + 1):

@@ -17,12 +17,14 @@ _dnahnet() {
           if [[ "$cur" == -* ]]; then COMPREPLY=( $(compgen -W "--fasta -f --out -o --val-fasta --val-fraction --preset -p --config --steps --batch-size -b --grad-accum --seq-len --lr --warmup --min-lr-ratio --weight-decay --grad-clip --alpha --stage-lr --rc-augment --no-rc-augment --seed --device --eval-every --eval-windows --log-every --save-every --keep-last --cache --resume --no-resume --help -h" -- "$cur") ); else COMPREPLY=( $(compgen -f -- "$cur") ); fi ;;
         score)
           case "$prev" in
+            --device) COMPREPLY=( $(compgen -W "auto cpu cuda" -- "$cur") ); return ;;
             --output|-o|--model|-m|--per-base) COMPREPLY=( $(compgen -f -- "$cur") ); return ;;
           esac
           if [[ "$cur" == -* ]]; then COMPREPLY=( $(compgen -W "--output -o --model -m --context --stride --per-base --both-strands --device --batch-size --help -h" -- "$cur") ); else COMPREPLY=( $(compgen -f -- "$cur") ); fi ;;
         essentiality)
           case "$prev" in
             --circular) COMPREPLY=( $(compgen -W "auto yes no" -- "$cur") ); return ;;
+            --device) COMPREPLY=( $(compgen -W "auto cpu cuda" -- "$cur") ); return ;;
             --annotation|-a|--output|-o|--model|-m|--labels) COMPREPLY=( $(compgen -f -- "$cur") ); return ;;
           esac
           if [[ "$cur" == -* ]]; then COMPREPLY=( $(compgen -W "--annotation -a --output -o --model -m --window --offset --cassette --circular --essential-fraction --essential-threshold --labels --device --batch-size --help -h" -- "$cur") ); else COMPREPLY=( $(compgen -f -- "$cur") ); fi ;;

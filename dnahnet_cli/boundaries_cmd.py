@@ -12,6 +12,7 @@ from typing import IO, Optional
 
 import typer
 
+from .common import Device
 from .errors import EXIT_USAGE, fail, friendly_errors
 
 
@@ -25,11 +26,6 @@ class Format(str, Enum):
     bed = "bed"
     bedgraph = "bedgraph"
 
-
-class Device(str, Enum):
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
 
 
 RULE = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from enum import Enum
 import os
 import shlex
 import sys
@@ -10,6 +11,14 @@ from pathlib import Path
 from typing import IO, Iterator
 
 from dnahnet_core.errors import DnaHNetError, InputError
+
+
+class Device(str, Enum):
+    """--device choices shared by every command."""
+
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
 
 
 def command_line() -> str:

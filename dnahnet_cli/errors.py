@@ -21,7 +21,8 @@ def debug_enabled() -> bool:
 
 
 def fail(message: str, code: int = EXIT_FAILURE) -> None:
-    sys.stderr.write(f"dnahnet: error: {message}\n")
+    first = message.strip().splitlines()[0] if message.strip() else "unknown error"
+    sys.stderr.write(f"dnahnet: error: {first}\n")
     raise SystemExit(code)
 
 
@@ -38,6 +39,10 @@ def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
+        except BrokenPipeError:
+            # The reader went away (`dnahnet boundaries x.fa | head`): stop quietly, as Unix tools do.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise SystemExit(141)
         except (DnaHNetError, OSError) as err:
             if debug_enabled():
                 raise

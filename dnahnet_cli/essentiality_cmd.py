@@ -11,8 +11,9 @@ from typing import Optional
 
 import typer
 
-from dnahnet_core.scoring.essentiality import DEFAULT_CASSETTE, DEFAULT_OFFSET, DEFAULT_WINDOW
+from dnahnet_core.scoring.knockout_defaults import DEFAULT_CASSETTE, DEFAULT_OFFSET, DEFAULT_WINDOW
 
+from .common import Device
 from .errors import friendly_errors
 
 COLUMNS = ["gene_id", "locus_tag", "gene_name", "chrom", "start", "end", "strand",
@@ -63,7 +64,7 @@ def essentiality_command(
     essential_fraction: float = typer.Option(0.2, min=0.0, max=1.0, help="Rule for the essential column: the top FRACTION of scored genes by score get 1, the rest 0 (skipped genes: empty)."),
     essential_threshold: Optional[float] = typer.Option(None, help="Instead of --essential-fraction: essential = 1 where score >= THRESHOLD (rows are then final as they are written, also on stdout)."),
     labels: Optional[Path] = typer.Option(None, help="TSV/CSV with columns locus_tag and essential (0/1): print the AUROC of the scores on stderr."),
-    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    device: Device = typer.Option(Device.auto, help="auto, cpu or cuda."),
     batch_size: int = typer.Option(8, min=1, help="Windows per forward pass (also capped by a token budget)."),
 ) -> None:
     """Gene essentiality by in-silico knockout (dnaHNet publication protocol).
@@ -117,7 +118,7 @@ def essentiality_command(
             f"dnahnet essentiality: warning: no annotation sequence name ({_names(sorted({g.chrom for g in ann.genes}), 3)}) "
             f"matches a genome record ({_names(sorted(genomes), 3)}); every gene will be unknown_contig\n")
 
-    dev = resolve_device(device)
+    dev = resolve_device(Device(device).value)
     loaded = open_model(model, device=str(dev))
     engine = LikelihoodEngine(loaded.model, dev, batch_size=batch_size)
     ranks = init_ranks(dev)
@@ -125,9 +126,11 @@ def essentiality_command(
     results = ordered_map(genes, lambda chunk: score_genes(chunk, genomes, ann.topology, engine, cfg),
                           ranks, chunk=max(2, batch_size))
     if not ranks.is_main:
-        for _ in results:
-            pass
-        finish(ranks)
+        try:
+            for _ in results:  # drives this rank's share of the work
+                pass
+        finally:
+            finish(ranks)
         return
 
     chroms = sorted({g.chrom for g in genes if g.chrom in genomes})

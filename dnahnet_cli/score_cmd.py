@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 
+from .common import Device
 from .errors import friendly_errors
 
 COLUMNS = ["name", "length", "n_scored", "n_masked", "log_likelihood", "bits_per_base", "perplexity"]
@@ -20,9 +21,9 @@ def score_command(
     model: Optional[Path] = typer.Option(None, "--model", "-m", help="Checkpoint (.safetensors); default: the embedded model."),
     context: int = typer.Option(8192, help="Window length; longer records are scored in overlapping windows."),
     stride: Optional[int] = typer.Option(None, help="Step between windows (default context/2): every base is predicted once, with at least context-stride bases of left context."),
-    per_base: Optional[Path] = typer.Option(None, "--per-base", help="Also write per-position log-likelihoods (HDF5, one float32 dataset per record; NaN at N)."),
+    per_base: Optional[Path] = typer.Option(None, "--per-base", help="Also write per-position log-likelihoods (HDF5: one float32 dataset per record, keyed 000000, 000001, ... in input order, with the record name as attribute 'name'; NaN at N)."),
     both_strands: bool = typer.Option(False, "--both-strands", help="Average the forward and reverse-complement strands."),
-    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    device: Device = typer.Option(Device.auto, help="auto, cpu or cuda."),
     batch_size: int = typer.Option(8, help="Windows per forward pass (also capped by a token budget)."),
 ) -> None:
     """Score sequences: log-likelihood (natural log), bits per base and perplexity per record.
@@ -44,11 +45,12 @@ def score_command(
 
     from .common import check_output_path, command_line, output_stream, tsv_header
 
-    stride = stride or max(1, context // 2)
+    stride = stride if stride is not None else max(1, context // 2)
     if not 0 < stride <= context:
         raise typer.BadParameter(f"need 0 < stride <= context, got stride {stride}, context {context}")
+    check_output_path(output)
     check_output_path(per_base)
-    dev = resolve_device(device)
+    dev = resolve_device(Device(device).value)
     loaded = open_model(model, device=str(dev))
     engine = LikelihoodEngine(loaded.model, dev, batch_size=batch_size)
     ranks = init_ranks(dev)
@@ -58,28 +60,34 @@ def score_command(
         ranks,
         chunk=4,
     )
-    if not ranks.is_main:
-        for _ in scores:
-            pass
-        finish(ranks)
-        return
-    provenance = {"command": command_line(), **loaded.provenance(), "context": context, "stride": stride,
-                  "strands": "both (averaged)" if both_strands else "forward", "log_base": "e (natural log)"}
-    h5 = h5py.File(per_base, "w") if per_base else None
+    ok = False
+    h5 = None
     try:
+        if not ranks.is_main:
+            for _ in scores:  # drives this rank's share of the work
+                pass
+            ok = True
+            return
+        provenance = {"command": command_line(), **loaded.provenance(), "context": context, "stride": stride,
+                      "strands": "both (averaged)" if both_strands else "forward", "log_base": "e (natural log)"}
+        h5 = h5py.File(per_base, "w") if per_base else None
         with output_stream(output) as out:
             out.write(tsv_header(provenance) + "\t".join(COLUMNS) + "\n")
-            for s in tqdm(scores, unit="rec", file=sys.stderr, disable=not sys.stderr.isatty()):
+            for i, s in enumerate(tqdm(scores, unit="rec", file=sys.stderr, disable=not sys.stderr.isatty())):
                 out.write(f"{s.name}\t{s.length}\t{s.n_scored}\t{s.n_masked}\t{s.log_likelihood:.6f}\t{s.bits_per_base:.6f}\t{s.perplexity:.6f}\n")
                 out.flush()
                 if h5 is not None:
-                    ds = h5.create_dataset(s.name.replace("/", "_"), data=s.per_base, compression="gzip")
+                    # Dataset keys are record numbers (names may hold '/' or repeat); the name is an attribute.
+                    ds = h5.create_dataset(f"{i:06d}", data=s.per_base, compression="gzip")
                     ds.attrs["name"] = s.name
                     h5.flush()
         if h5 is not None:
             for k, v in provenance.items():
                 h5.attrs[k] = str(v)
+        ok = True
     finally:
         if h5 is not None:
             h5.close()
-        finish(ranks)
+            if not ok:
+                per_base.unlink(missing_ok=True)  # a failed run leaves no partial output
+        finish(ranks, ok)

@@ -12,6 +12,7 @@ from typing import Iterator, Optional
 
 import typer
 
+from .common import Device
 from .errors import EXIT_USAGE, fail, friendly_errors
 
 TSV_COLUMNS = ["chrom", "pos", "id", "ref", "alt", "llr", "status"]
@@ -34,11 +35,6 @@ class RefMismatch(str, Enum):
     skip = "skip"
     error = "error"
 
-
-class Device(str, Enum):
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
 
 
 def _output_format(output: Optional[Path], fmt: Optional[str]) -> tuple[str, bool]:

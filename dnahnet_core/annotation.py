@@ -20,7 +20,6 @@ import csv
 import gzip
 import io
 import os
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
@@ -28,7 +27,7 @@ from urllib.parse import unquote
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
+from .errors import InputError, read_errors
 from .vocab import tokenize
 
 GFF_COLUMNS = ["seqid", "source", "type", "start", "end", "score", "strand", "phase", "attributes"]
@@ -74,7 +73,7 @@ def _read_text(path: Path) -> str:
         raise InputError("no such file", path=where)
     if path.is_dir():
         raise InputError("is a directory, not an annotation file", path=where)
-    try:
+    with read_errors(where, "GFF3 or GenBank"):
         with open(path, "rb") as f:
             raw = f.read()
         if raw[:2] == b"\x1f\x8b":
@@ -82,14 +81,6 @@ def _read_text(path: Path) -> str:
         if b"\x00" in raw:
             raise InputError("not a text file (contains NUL bytes); expected GFF3 or GenBank", path=where)
         return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InputError("not a text file (undecodable bytes); expected GFF3 or GenBank", path=where) from None
-    except EOFError:
-        raise InputError("truncated compressed file (gzip stream ends early)", path=where) from None
-    except (gzip.BadGzipFile, zlib.error) as err:
-        raise InputError(f"corrupt gzip data ({err})", path=where) from None
-    except OSError as err:
-        raise InputError(f"cannot read file ({err.strerror or err})", path=where) from None
 
 
 def sniff_format(text: str) -> str | None:

@@ -57,7 +57,11 @@ def read_metadata(path: str | Path) -> dict[str, str]:
         raise CheckpointError(f"{path}: not a dnahnet checkpoint (no 'format: {FORMAT}' in its metadata)")
     if meta.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(f"{path}: checkpoint format version {meta.get('format_version')!r}, this dnahnet reads {FORMAT_VERSION!r}")
-    if json.loads(meta.get("vocab", "null")) != list(TOKENS):
+    try:
+        vocab = json.loads(meta.get("vocab", "null"))
+    except json.JSONDecodeError:
+        vocab = None
+    if vocab != list(TOKENS):
         raise CheckpointError(f"{path}: checkpoint vocabulary {meta.get('vocab')} differs from {list(TOKENS)}")
     return meta
 
@@ -67,7 +71,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu", backend: st
     meta = read_metadata(path)
     try:
         config = ModelConfig.from_json(meta["config"])
-    except (KeyError, DnaHNetError) as err:
+    except (KeyError, TypeError, DnaHNetError) as err:
         raise CheckpointError(f"{path}: bad model config in checkpoint ({err})") from None
     model = DnaHNet(config, backend=backend)
     tensors = {}
@@ -77,7 +81,10 @@ def load_model(path: str | Path, device: str | torch.device = "cpu", backend: st
                 tensors[key] = f.get_tensor(key)
     except Exception as err:
         raise CheckpointError(f"{path}: truncated or corrupt tensor data ({type(err).__name__})") from None
-    result = model.load_state_dict(tensors, strict=False)
+    try:
+        result = model.load_state_dict(tensors, strict=False)
+    except RuntimeError:  # a tensor whose shape does not fit the config
+        raise CheckpointError(f"{path}: tensor shapes do not match the model config in the checkpoint") from None
     if result.missing_keys or result.unexpected_keys:
         raise CheckpointError(
             f"{path}: tensors do not match the config (missing {len(result.missing_keys)}, unexpected {len(result.unexpected_keys)})"

@@ -6,6 +6,11 @@ catch exactly these, print ``str(err)`` and exit non-zero without a traceback.
 
 from __future__ import annotations
 
+import contextlib
+import gzip
+import zlib
+from typing import Iterator
+
 
 class DnaHNetError(Exception):
     """Base class of all user-facing errors (bad input, bad config, bad checkpoint)."""
@@ -47,3 +52,21 @@ class ConfigError(DnaHNetError):
 
 class CheckpointError(DnaHNetError):
     """A file that is not a readable dnahnet checkpoint."""
+
+
+@contextlib.contextmanager
+def read_errors(where: str, expected: str) -> Iterator[None]:
+    """Turn the ways a text input can be unreadable into one-line :class:`InputError`s.
+
+    ``expected`` names the format (e.g. "FASTA") for the "not a text file" message.
+    """
+    try:
+        yield
+    except UnicodeDecodeError:
+        raise InputError(f"not a text file (undecodable bytes); expected {expected}", path=where) from None
+    except EOFError:
+        raise InputError("truncated compressed file (gzip stream ends early)", path=where) from None
+    except (gzip.BadGzipFile, zlib.error) as err:
+        raise InputError(f"corrupt gzip data ({err})", path=where) from None
+    except OSError as err:
+        raise InputError(f"cannot read file ({err.strerror or err})", path=where) from None

@@ -30,7 +30,6 @@ LAMBDA = DATA / "lambda_phage.fa"
 BED_COLUMNS = ["chrom", "start", "end", "name", "score", "strand"]
 
 runner = CliRunner()
-pytestmark = pytest.mark.skipif(not CKPT.is_file(), reason="tests/data/tiny_lambda.safetensors is missing")
 
 
 def run(*args: str):

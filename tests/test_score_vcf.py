@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-import random
 import subprocess
 import sys
 from pathlib import Path
@@ -60,8 +59,7 @@ def _one_torch_thread():
 
 
 def _model() -> str:
-    if not MODEL.is_file():
-        pytest.skip("tests/data/tiny_lambda.safetensors not built yet (dnahnet train)")
+    assert MODEL.is_file(), "tests/data/tiny_lambda.safetensors is missing (see tests/data/README.md)"
     return str(MODEL)
 
 
@@ -422,9 +420,8 @@ def test_truncated_vcf_subprocess_no_traceback(tmp_path):
 def test_torchrun_two_ranks_match_one(tmp_path, scored):
     _model()
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    port = str(random.randint(20000, 60000))
     out2 = tmp_path / "two.tsv"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", port,
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
            "-m", "dnahnet_cli.main", "score-vcf", str(VCF), "--model", str(MODEL), "--window", WINDOW, "-o", str(out2)]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]

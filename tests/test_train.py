@@ -9,7 +9,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
 import pytest
@@ -75,6 +75,14 @@ def test_resume_reproduces_uninterrupted_losses_exactly(tmp_path):
     assert steps == [2, 4, 6, 8]
 
 
+def test_resume_refuses_changed_data_settings_and_foreign_folders(tmp_path):
+    train(tiny_cfg(tmp_path, steps=4), stop_after=2, progress=False)
+    with pytest.raises(Exception, match="cannot resume with a different batch_size"):
+        train(tiny_cfg(tmp_path, steps=4, batch_size=3), progress=False)
+    with pytest.raises(Exception, match="already holds checkpoints of another run"):
+        train(tiny_cfg(tmp_path, steps=4, resume=False), progress=False)
+
+
 def test_keep_last_prunes_old_checkpoints(tmp_path):
     train(tiny_cfg(tmp_path, steps=6, save_every=1, keep_last=2, eval_every=100), progress=False)
     assert sorted(p.name for p in tmp_path.glob("step-*")) == ["step-0000005", "step-0000006"]
@@ -108,7 +116,7 @@ def test_stage_lr_multipliers_scale_each_group():
 
 def test_ddp_two_processes_end_with_identical_weights(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", str(29500 + os.getpid() % 1000),
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
            str(Path(__file__).parent / "ddp_worker.py"), str(tmp_path), str(LAMBDA), str(PHIX)]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -130,11 +138,14 @@ def test_sigterm_saves_a_checkpoint_then_resume_finishes(tmp_path):
            "--preset", "tiny", "--steps", "100000", "--batch-size", "2", "--seq-len", "128", "--log-every", "1", "--save-every", "100000",
            "--eval-every", "100000", "--device", "cpu"]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    watchdog = threading.Timer(240, proc.kill)  # never let a stuck child hang the suite
+    watchdog.start()
     for line in proc.stderr:
         if line.startswith("step 3/"):
             break
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
+    watchdog.cancel()
     assert proc.returncode == 130, err
     assert "checkpoint saved" in err
     saved = sorted(out.glob("step-*"))

@@ -12,7 +12,6 @@ import io
 import itertools
 import os
 import warnings
-import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import IO
 import numpy as np
 from Bio.SeqIO.FastaIO import SimpleFastaParser
 
-from ..errors import InputError
+from ..errors import InputError, read_errors
 from ..vocab import tokenize
 
 #: Extensions recognised when searching folders; each may be followed by ``.gz`` or ``.bgz``.
@@ -117,19 +116,11 @@ def read_fasta(path: str | os.PathLike[str]) -> Iterator[FastaRecord]:
     where = str(path)
     if path.is_dir():
         raise InputError("is a directory, not a FASTA file", path=where)
-    try:
+    with read_errors(where, "FASTA"):
         if path.stat().st_size == 0:
             raise InputError("empty file", path=where)
         with _open_text(path) as handle:
             yield from _parse(handle, where)
-    except UnicodeDecodeError:
-        raise InputError("not a text file (undecodable bytes); expected FASTA", path=where) from None
-    except EOFError:
-        raise InputError("truncated compressed file (gzip stream ends early)", path=where) from None
-    except (gzip.BadGzipFile, zlib.error) as err:
-        raise InputError(f"corrupt gzip data ({err})", path=where) from None
-    except OSError as err:
-        raise InputError(f"cannot read file ({err.strerror or err})", path=where) from None
 
 
 def _parse(handle: IO[str], where: str) -> Iterator[FastaRecord]:

@@ -9,6 +9,7 @@ float rounding, ~1e-6). Identical windows are computed once.
 from __future__ import annotations
 
 import contextlib
+import os
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -34,9 +35,13 @@ class WindowRouting:
 
 
 def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    """auto/cpu/cuda; under torchrun, CUDA means this rank's own GPU (LOCAL_RANK)."""
+    from ..train.distributed import resolve_device as resolve
+
+    device = resolve(name, int(os.environ.get("LOCAL_RANK", "0")))
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    return device
 
 
 class LikelihoodEngine:

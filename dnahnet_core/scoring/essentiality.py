@@ -34,9 +34,7 @@ from ..annotation import Gene
 from ..errors import ConfigError, InputError
 from ..vocab import ACGT, reverse_complement_ids, tokenize
 
-DEFAULT_WINDOW = 8192
-DEFAULT_OFFSET = 12
-DEFAULT_CASSETTE = "TAATAATAATAGTGA"
+from .knockout_defaults import DEFAULT_CASSETTE, DEFAULT_OFFSET, DEFAULT_WINDOW
 
 OK = "ok"
 MULTI_INTERVAL = "multi_interval"

@@ -6,6 +6,7 @@ Without torchrun (WORLD_SIZE unset) this is the identity: one process scores eve
 from __future__ import annotations
 
 import os
+import sys
 from itertools import islice
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, TypeVar
@@ -55,7 +56,13 @@ def ordered_map(items: Iterable[T], fn: Callable[[list[T]], list[R]], ranks: Ran
                 yield gathered[i % ranks.world_size][i // ranks.world_size]
 
 
-def finish(ranks: Ranks) -> None:
+def finish(ranks: Ranks, ok: bool | None = None) -> None:
+    """Tear down the process group; after a failure skip the barrier (other ranks may never reach
+    it) so the process exits with its own one-line error instead of hanging. Called from a
+    ``finally`` clause, ``ok`` defaults to "no exception is propagating"."""
+    if ok is None:
+        ok = sys.exc_info()[0] is None
     if ranks.world_size > 1 and dist.is_initialized():
-        dist.barrier()
+        if ok:
+            dist.barrier()
         dist.destroy_process_group()

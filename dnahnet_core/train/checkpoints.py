@@ -102,8 +102,8 @@ def load_checkpoint(path: Path, model: DnaHNet, optimizer: torch.optim.Optimizer
         model.load_state_dict(load_file(str(path / "model.safetensors"), device="cpu"))
         # weights_only: the optimizer file holds tensors and numbers only; nothing is unpickled.
         optimizer.load_state_dict(torch.load(path / "optimizer.pt", map_location="cpu", weights_only=True))
-    except (OSError, ValueError, RuntimeError, KeyError) as err:
-        raise CheckpointError(f"{path}: cannot resume from this checkpoint ({type(err).__name__}: {str(err).splitlines()[0]})") from None
-    scheduler.load_state_dict(state["scheduler"])
-    _set_rng_state(state["rng"])
+        scheduler.load_state_dict(state["scheduler"])
+        _set_rng_state(state["rng"])
+    except (OSError, ValueError, RuntimeError, KeyError, TypeError) as err:
+        raise CheckpointError(f"{path}: cannot resume from this checkpoint ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})") from None
     return Restored(step=int(state["step"]), trainer_state=state)

@@ -16,7 +16,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from ..checkpoint import save_model
 from ..data import EvalWindows, TokenStore, WindowSampler, ensure_cache, find_fasta_files, split_files
-from ..errors import InputError
+from ..errors import CheckpointError, InputError
 from ..losses import total_loss
 from ..model.dnahnet import DnaHNet
 from ..version import __version__
@@ -109,10 +109,20 @@ def _train(cfg: TrainConfig, info: DistInfo, stop_after: int | None, progress: b
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
 
     start, tokens_seen = 0, 0
-    resume_from = latest_checkpoint(out) if cfg.resume else None
+    existing = latest_checkpoint(out)
+    if existing is not None and not cfg.resume:
+        raise InputError("already holds checkpoints of another run; resume it (--resume) or choose a new --out", path=str(out))
+    resume_from = existing if cfg.resume else None
     if resume_from is not None:
         restored = load_checkpoint(resume_from, model, optimizer, scheduler)
         start, tokens_seen = restored.step, int(restored.trainer_state.get("tokens_seen", 0))
+        # The data stream is a function of these: a resumed run must not silently change them.
+        saved = restored.trainer_state.get("train", {})
+        changed = [k for k in ("seed", "batch_size", "grad_accum", "seq_len", "rc_augment") if k in saved and saved[k] != getattr(cfg, k)]
+        if restored.trainer_state.get("world_size", info.world_size) != info.world_size:
+            changed.append("world_size")
+        if changed:
+            raise CheckpointError(f"{resume_from}: cannot resume with a different {', '.join(changed)} (start a new --out instead)")
     ddp = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None) if info.distributed else None
     forward = ddp if ddp is not None else model
 
@@ -171,9 +181,10 @@ def _train(cfg: TrainConfig, info: DistInfo, stop_after: int | None, progress: b
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             step += 1
-            tokens_seen += tokens * info.world_size
+            tokens = int(all_reduce_sum([float(tokens)], info)[0])  # every rank's real (unpadded) tokens
+            tokens_seen += tokens
             losses.append(step_loss)
-            window["tokens"] += tokens * info.world_size
+            window["tokens"] += tokens
             window["seconds"] += time.perf_counter() - t0
             log.advance()
 
