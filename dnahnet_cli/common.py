@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import IO, Iterator
 
-from dnahnet_core.errors import DnaHNetError, InputError
+from dnahnet_core.errors import InputError
 
 
 class Device(str, Enum):
@@ -45,7 +45,7 @@ def output_stream(path: Path | None, binary: bool = False) -> Iterator[IO]:
     f = open(path, "wb" if binary else "w")
     try:
         yield f
-    except (DnaHNetError, OSError):
+    except Exception:  # any failure (Ctrl-C is a BaseException: an interrupted run keeps its output)
         f.close()
         with contextlib.suppress(OSError):
             os.remove(path)

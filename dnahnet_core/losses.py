@@ -29,12 +29,6 @@ class LMLoss:
         return float(self.nll_sum) / max(self.n_scored, 1) / math.log(2)
 
 
-def target_log_probs(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
-    """log p(x_{t+1} | x_<=t) for every position: (B, L, V), (B, L) -> (B, L-1), fp32."""
-    logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
-    return logp.gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
-
-
 def scored_mask(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Targets that count: real (non-padding) positions whose token is A/C/G/T. (B, L-1)."""
     targets = ids[:, 1:]
@@ -44,7 +38,7 @@ def scored_mask(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 def lm_loss(out: ModelOutput, ids: torch.Tensor) -> LMLoss:
     valid = scored_mask(ids, out.mask)
     nll = F.cross_entropy(out.logits[:, :-1].float().transpose(1, 2), ids[:, 1:], reduction="none")  # (B, L-1)
-    nll = nll * valid
+    nll = torch.where(valid, nll, torch.zeros_like(nll))  # a non-finite masked value must not leak
     n_scored = int(valid.sum())
     n_masked = int((out.mask[:, 1:] & (ids[:, 1:] == N)).sum())
     return LMLoss(

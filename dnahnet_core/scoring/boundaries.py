@@ -138,12 +138,6 @@ class RecordBoundaries:
         self._need_stage2()
         return float(self.s2_mask.mean())  # type: ignore[union-attr]
 
-    def s2_prob_per_base(self) -> np.ndarray:
-        """Stage-2 probability spread over each stage-1 chunk's span (length,), float32."""
-        self._need_stage2()
-        owner = np.cumsum(self.s1_mask) - 1  # index of the stage-1 chunk holding each base
-        return self.s2_prob[owner].astype(np.float32)  # type: ignore[index]
-
     def table(self, stages: Sequence[int]) -> ChunkTable:
         """Chunks of the given stages, sorted by start, then stage (BED output order)."""
         tracks = [self.chunks(s) for s in stages]

@@ -85,8 +85,8 @@ class LikelihoodEngine:
 
     def log_probs(self, windows: Sequence[np.ndarray]) -> list[np.ndarray]:
         """For each window w: float32 array of log p(w[i] | BOS, w[:i]); NaN where w[i] is N."""
-        unique: dict[bytes, int] = {}
-        keys = [unique.setdefault(w.tobytes(), len(unique)) for w in windows]
+        unique: dict[bytes, int] = {}  # identical windows (same tokens) are computed once
+        keys = [unique.setdefault(np.ascontiguousarray(w, dtype=np.uint8).tobytes(), len(unique)) for w in windows]
         distinct = [None] * len(unique)
         for w, k in zip(windows, keys):
             distinct[k] = w

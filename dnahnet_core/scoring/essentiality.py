@@ -285,7 +285,10 @@ def read_labels(path: str | os.PathLike[str]) -> dict[str, int]:
     if header is None:
         raise InputError("empty labels file", path=where)
     sep = "\t" if "\t" in header else ","
-    df = pd.read_csv(io.StringIO(text), sep=sep, comment="#", dtype=str, keep_default_na=False)
+    try:
+        df = pd.read_csv(io.StringIO(text), sep=sep, comment="#", dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, ValueError) as err:
+        raise InputError(f"not a readable TSV/CSV of labels ({str(err).splitlines()[0]})", path=where) from None
     df.columns = [c.strip() for c in df.columns]
     missing = [c for c in ("locus_tag", "essential") if c not in df.columns]
     if missing:
