@@ -9,8 +9,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from typing import Callable, TypeVar
+
 import torch
 import torch.distributed as dist
+
+from ..errors import DnaHNetError
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -56,6 +62,24 @@ def all_reduce_sum(values: list[float], info: DistInfo) -> list[float]:
     t = torch.tensor(values, dtype=torch.float64, device=info.device)
     dist.all_reduce(t)
     return t.tolist()
+
+
+def on_main(fn: Callable[[], T], info: DistInfo, what: str) -> T | None:
+    """Run ``fn`` on rank 0 only, then tell every rank whether it worked, so that a failure there
+    stops all ranks with an error instead of leaving them waiting in the next collective."""
+    error: BaseException | None = None
+    result = None
+    if info.is_main:
+        try:
+            result = fn()
+        except Exception as err:  # re-raised below, after the other ranks have been told
+            error = err
+    failed = all_reduce_sum([1.0 if error is not None else 0.0], info)[0] > 0
+    if error is not None:
+        raise error
+    if failed:
+        raise DnaHNetError(f"rank 0 failed while {what}; see its error message")
+    return result
 
 
 def barrier(info: DistInfo) -> None:

@@ -22,7 +22,7 @@ from ..model.dnahnet import DnaHNet
 from ..version import __version__
 from .checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig
-from .distributed import DistInfo, all_reduce_sum, barrier, cleanup, init_distributed
+from .distributed import DistInfo, all_reduce_sum, barrier, cleanup, init_distributed, on_main
 from .evaluate import EvalResult, evaluate
 from .metrics import MetricsLog
 from .optim import make_optimizer, make_scheduler
@@ -72,9 +72,8 @@ def _load_stores(cfg: TrainConfig, info: DistInfo) -> tuple[TokenStore, TokenSto
     if not train_files:
         raise InputError("no training files left after setting the validation files aside")
     if cfg.cache:
-        if info.is_main:
-            ensure_cache(train_files, Path(cfg.cache))
-        barrier(info)  # the other ranks open the cache once rank 0 has written it
+        # Rank 0 writes the cache; the others open it once it is there (or stop if that failed).
+        on_main(lambda: ensure_cache(train_files, Path(cfg.cache)), info, "building the token cache")
         train_store = TokenStore.from_cache(Path(cfg.cache))
     else:
         train_store = TokenStore.from_files(train_files)
@@ -135,9 +134,12 @@ def _train(cfg: TrainConfig, info: DistInfo, stop_after: int | None, progress: b
     resolved = {"dnahnet_version": __version__, "train": cfg.to_dict(), "model": model_cfg.to_dict(),
                 "train_files": [str(f) for f in train_files], "val_files": [str(f) for f in val_files],
                 "world_size": info.world_size, "device": str(device), "parameters": model.num_parameters()}
-    if info.is_main:
+    def prepare_output() -> None:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(json.dumps(resolved, indent=2))
+
+    on_main(prepare_output, info, f"creating {out}")
+    if info.is_main:
         print(f"dnahnet train: resolved config\n{json.dumps(resolved, indent=2)}", file=sys.stderr)
         print(f"dnahnet train: {len(train_files)} training files ({train_store.total_length:,} nt), "
               f"{len(val_files)} validation files ({val_store.total_length if val_store else 0:,} nt); "
