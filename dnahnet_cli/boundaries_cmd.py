@@ -122,7 +122,7 @@ def boundaries_command(
     from dnahnet_core.scoring.boundaries import check_model_stages, iter_boundaries
     from dnahnet_core.scoring.engine import LikelihoodEngine, resolve_device
     from dnahnet_core.scoring.model_io import open_model
-    from dnahnet_core.scoring.parallel import finish, init_ranks
+    from dnahnet_core.scoring.parallel import drain, finish, init_ranks
 
     from .common import check_output_path, command_line, output_stream
 
@@ -155,11 +155,7 @@ def boundaries_command(
     ranks = init_ranks(dev)
     results = iter_boundaries(read_fasta(genome), engine, context, stride, ranks, chunk=max(16, 2 * batch_size))
     if not ranks.is_main:
-        try:
-            for _ in results:
-                pass
-        finally:
-            finish(ranks)
+        drain(results, ranks)
         return
 
     provenance = {

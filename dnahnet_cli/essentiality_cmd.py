@@ -95,7 +95,7 @@ def essentiality_command(
     from dnahnet_core.scoring.essentiality import (
         KnockoutConfig, assign_essential, evaluate_labels, is_circular, read_labels, score_genes)
     from dnahnet_core.scoring.model_io import open_model
-    from dnahnet_core.scoring.parallel import finish, init_ranks, ordered_map
+    from dnahnet_core.scoring.parallel import drain, finish, init_ranks, ordered_map
 
     from .common import check_output_path, command_line, output_stream, tsv_header
 
@@ -126,11 +126,7 @@ def essentiality_command(
     results = ordered_map(genes, lambda chunk: score_genes(chunk, genomes, ann.topology, engine, cfg),
                           ranks, chunk=max(2, batch_size))
     if not ranks.is_main:
-        try:
-            for _ in results:  # drives this rank's share of the work
-                pass
-        finally:
-            finish(ranks)
+        drain(results, ranks)
         return
 
     chroms = sorted({g.chrom for g in genes if g.chrom in genomes})

@@ -126,7 +126,7 @@ def score_vcf_command(
     from dnahnet_core.errors import InputError
     from dnahnet_core.scoring.engine import LikelihoodEngine, resolve_device
     from dnahnet_core.scoring.model_io import open_model
-    from dnahnet_core.scoring.parallel import finish, init_ranks, ordered_map
+    from dnahnet_core.scoring.parallel import drain, finish, init_ranks, ordered_map
     from dnahnet_core.scoring.variants import STATUSES, ReferenceGenome, VariantScorer, VcfReader, ref_mismatch_error
 
     from .common import check_output_path, command_line, output_stream, tsv_header
@@ -171,11 +171,7 @@ def score_vcf_command(
 
     results = ordered_map(items(), scorer.score, ranks, chunk=CHUNK)
     if not ranks.is_main:
-        try:
-            for _ in results:
-                pass
-        finally:
-            finish(ranks)
+        drain(results, ranks)
         return
 
     provenance = {

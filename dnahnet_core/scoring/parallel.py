@@ -56,6 +56,16 @@ def ordered_map(items: Iterable[T], fn: Callable[[list[T]], list[R]], ranks: Ran
                 yield gathered[i % ranks.world_size][i // ranks.world_size]
 
 
+def drain(results: Iterable[Any], ranks: Ranks) -> None:
+    """On a rank other than 0: do this rank's share of the work (iterating drives it), then tear
+    down the process group. Rank 0 consumes the merged results itself."""
+    try:
+        for _ in results:
+            pass
+    finally:
+        finish(ranks)
+
+
 def finish(ranks: Ranks, ok: bool | None = None) -> None:
     """Tear down the process group; after a failure skip the barrier (other ranks may never reach
     it) so the process exits with its own one-line error instead of hanging. Called from a
