@@ -54,28 +54,25 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def timed(fn: Callable[[], Any], device: torch.device, repeats: int) -> float:
-    """Median wall time of ``fn`` over ``repeats`` runs after one warm-up.
-
-    A warm-up slower than 20 s is itself the measurement: at that size one run is long enough to be
-    stable, and repeating a minutes-long quadratic-attention pass buys nothing.
-    """
+def _one_run(fn: Callable[[], Any], device: torch.device) -> float:
+    """Wall time of one call, with the GPU's queued work included."""
     if device.type == "cuda":
         torch.cuda.synchronize()
     t0 = time.perf_counter()
     fn()
     if device.type == "cuda":
         torch.cuda.synchronize()
-    warm = time.perf_counter() - t0
+    return time.perf_counter() - t0
+
+
+def timed(fn: Callable[[], Any], device: torch.device, repeats: int) -> float:
+    """Median wall time of ``fn`` over ``repeats`` runs after one warm-up.
+
+    A warm-up slower than 20 s is itself the measurement: at that size one run is long enough to be
+    stable, and repeating a minutes-long quadratic-attention pass buys nothing.
+    """
+    warm = _one_run(fn, device)
     if warm > 20:
         return warm
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - t0)
-    return sorted(times)[len(times) // 2]
+    times = sorted(_one_run(fn, device) for _ in range(repeats))
+    return times[len(times) // 2]
