@@ -9,10 +9,12 @@ import torch
 import typer
 
 from dnahnet_core.backend import fused_available
+from dnahnet_core.card import read_card
 from dnahnet_core.checkpoint import file_checksum, load_model
 from dnahnet_core.config import ModelConfig
 from dnahnet_core.model.dnahnet import DnaHNet
 from dnahnet_core.presets import PRESETS
+from dnahnet_core.scoring.model_io import EMBEDDED_NAME, embedded_model_path
 from dnahnet_core.summary import summarize
 from dnahnet_core.version import __version__
 
@@ -50,7 +52,16 @@ def render_info(preset: str | None, model: Path | None) -> None:
         config = ModelConfig.preset(preset)
         with torch.device("meta"):  # shapes only: no memory, no initialisation cost
             lines += _describe(DnaHNet(config), f"preset {preset}:")
+    title = f"model {model}"
+    if model is None and preset is None:
+        # With nothing asked for, describe the model every scoring command uses by default.
+        model = embedded_model_path()
+        title = f"embedded model {EMBEDDED_NAME} ({model})"
+        if model is None:
+            lines.append("  embedded model: none in this install (scoring commands need --model)")
     if model is not None:
         m = load_model(model)
-        lines += _describe(m, f"model {model} (sha256 {file_checksum(model)[:16]}):")
+        lines += _describe(m, f"{title} (sha256 {file_checksum(model)[:16]}):")
+        card = read_card(model)
+        lines += card.summary_lines() if card is not None else ["  model card     none (train metadata only)"]
     typer.echo("\n".join(lines))

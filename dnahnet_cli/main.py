@@ -42,9 +42,12 @@ def main(
 @friendly_errors
 def info(
     preset: Optional[str] = typer.Option(None, "--preset", "-p", help="Describe a named preset (tiny, small, dnahnet-20m, ...)."),
-    model: Optional[Path] = typer.Option(None, "--model", "-m", help="Describe a checkpoint (.safetensors)."),
+    model: Optional[Path] = typer.Option(None, "--model", "-m", help="Describe a checkpoint (.safetensors) and its model card. Default: the embedded model."),
 ) -> None:
-    """Show the version, the compute backends, and a model's layout and parameters per stage.
+    """Show the version, the compute backends, and a model's layout, parameters per stage and model card.
+
+    With no option it describes the embedded default model that every scoring command uses: its
+    training genomes, compute, validation bits per base against a Markov baseline, and selection rates.
 
     Example: dnahnet info --preset small
     """
