@@ -64,10 +64,17 @@ def main() -> None:
     ap.add_argument("--max-k", type=int, default=12)
     ap.add_argument("--alphas", default="0.01,0.1,0.5,1.0")
     ap.add_argument("--json", type=Path, help="write the table here too")
+    ap.add_argument("--per-genome", type=int, metavar="K", help="only report order K per validation genome (alpha 1.0)")
     args = ap.parse_args()
     manifest = pd.read_csv(args.corpus / "MANIFEST.tsv", sep="\t")
     load = lambda split: [r.ids for f in manifest[manifest.split == split].file for r in read_fasta(args.corpus / f)]  # noqa: E731
     train, val = load("train"), load("val")
+    if args.per_genome is not None:
+        counts = count(train, args.per_genome)
+        for f in manifest[manifest.split == "val"].file:
+            bpb, n = bits_per_base(counts, [r.ids for r in read_fasta(args.corpus / f)], args.per_genome, 1.0)
+            print(f"{f}\tk={args.per_genome}\t{bpb:.4f} bits/base over {n:,} bases")
+        return
     print(f"train {sum(map(len, train)):,} nt in {len(train)} records; val {sum(map(len, val)):,} nt", file=sys.stderr)
     rows = []
     for k in range(args.max_k + 1):

@@ -2,7 +2,7 @@
 
     pip install -e ".[plots]"
     python benchmarks/model_card_figures.py --metrics RUN/metrics.jsonl --codon codon.json \\
-        --markov-bpb 2.0057 --out benchmarks/figures
+        --markov-bpb 2.0057 --where "R. denitrificans, first 1 Mb" --out benchmarks/figures
 
 ``--metrics`` is the metrics.jsonl that `dnahnet train` writes; ``--codon`` is the JSON printed by
 benchmarks/codon_boundaries.py from `dnahnet boundaries` output and the genome's annotation.
@@ -46,17 +46,17 @@ def validation_curve(metrics: Path, markov_bpb: float | None, out: Path) -> Path
     return path
 
 
-def codon_positions(codon_json: Path, out: Path) -> Path:
+def codon_positions(codon_json: Path, out: Path, where: str) -> Path:
     data = json.loads(codon_json.read_text())
     rates = [data["selection_by_codon_position"][str(p)] for p in (1, 2, 3)]
     x = range(3)
     fig, ax = plt.subplots(figsize=(5, 3.4), dpi=120)
     ax.bar([i - 0.2 for i in x], [100 * r for r in rates], width=0.4, color="tab:blue", label="dnahnet-small-prok")
     ax.bar([i + 0.2 for i in x], [100 * r for r in PUBLICATION_CODON], width=0.4, color="0.75", label="publication (B. subtilis)")
-    ax.axhline(100 * data["genome_wide_selection"], color="k", ls=":", lw=0.8, label="genome-wide rate")
+    ax.axhline(100 * data["genome_wide_selection"], color="k", ls=":", lw=0.8, label="all bases of the region")
     ax.set_xticks(list(x), ["codon pos 1", "codon pos 2", "codon pos 3"])
     ax.set_ylabel("stage-1 chunk starts (%)")
-    ax.set_title(f"Boundary selection by codon position ({data['genes']} CDS)", fontsize=10)
+    ax.set_title(f"Stage-1 boundaries by codon position: {data['genes']} CDS{', ' + where if where else ''}", fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
     path = out / "codon_positions.png"
@@ -70,10 +70,11 @@ def main() -> None:
     ap.add_argument("--metrics", type=Path, required=True)
     ap.add_argument("--codon", type=Path, required=True)
     ap.add_argument("--markov-bpb", type=float)
+    ap.add_argument("--where", default="", help="genome/region named in the codon figure's title")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/figures"))
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    for path in (validation_curve(args.metrics, args.markov_bpb, args.out), codon_positions(args.codon, args.out)):
+    for path in (validation_curve(args.metrics, args.markov_bpb, args.out), codon_positions(args.codon, args.out, args.where)):
         print(path)
 
 

@@ -29,13 +29,19 @@ from dnahnet_core.checkpoint import file_checksum, load_model, read_metadata
 LIMITS = [
     "small model (2.7 M parameters) trained on a 2-core CPU: far from the publication's scale",
     "training genomes are mostly AT-rich; GC-rich genomes are predicted less well",
-    "bacteria and archaea only; not for eukaryotic, viral-only or metagenomic assembly quality calls",
+    "trained on bacterial and archaeal genomes only: eukaryotic and viral sequence is out of distribution",
 ]
 
 
-def accessions(corpus: Path, split: str) -> list[str]:
+def genomes(corpus: Path, split: str) -> list[str]:
+    """ "organism strain (accessions)" per genome of a manifest split; long contig lists shortened."""
     manifest = pd.read_csv(corpus / "MANIFEST.tsv", sep="\t")
-    return [a for cell in manifest.loc[manifest["split"] == split, "accession(s)"] for a in str(cell).split(",")]
+    out = []
+    for row in manifest[manifest["split"] == split].itertuples(index=False):
+        acc = str(row[1]).split(",")
+        acc_text = ", ".join(acc) if len(acc) <= 3 else f"{acc[-1]} ... {acc[0]}, {len(acc)} records"
+        out.append(f"{row.organism} {row.strain} ({acc_text})")
+    return out
 
 
 def train_hours(metrics: Path) -> float:
@@ -75,12 +81,13 @@ def main() -> None:
     last_eval = metrics[metrics["val_bpb"].notna()].iloc[-1]
     codon = json.loads(args.codon.read_text())
     snv = json.loads(args.snv.read_text())
+    snv = snv.get("evaluate", snv)  # the results file keeps the evaluate step under this key
     card = ModelCard(
         name=args.name,
         preset=run_cfg["train"].get("preset") or model.config.name,
         parameters=model.num_parameters(),
-        train_accessions=accessions(args.corpus, "train"),
-        val_accessions=accessions(args.corpus, "val"),
+        train_genomes=genomes(args.corpus, "train"),
+        val_genomes=genomes(args.corpus, "val"),
         steps=int(meta["train_steps"]),
         nucleotides_seen=int(meta["tokens_seen"]),
         hardware=args.hardware,

@@ -25,8 +25,9 @@ class ModelCard:
     name: str
     preset: str
     parameters: int
-    train_accessions: list[str]
-    val_accessions: list[str]
+    #: One entry per genome: "organism strain (accession[, accession...])".
+    train_genomes: list[str]
+    val_genomes: list[str]
     steps: int
     nucleotides_seen: int
     hardware: str
@@ -59,9 +60,9 @@ class ModelCard:
         """A few lines for ``dnahnet info``: data, compute and the quality bar."""
         lines = [
             f"  model card     {self.name} (preset {self.preset}, {self.parameters / 1e6:.2f} M parameters)",
-            f"  trained on     {len(self.train_accessions)} prokaryotic genomes, {self.nucleotides_seen / 1e6:,.0f} M nucleotides seen "
+            f"  trained on     {len(self.train_genomes)} prokaryotic genomes, {self.nucleotides_seen / 1e6:,.1f} M nucleotides seen "
             f"in {self.steps:,} steps ({self.train_hours:.1f} h on {self.hardware})",
-            f"  validation     {len(self.val_accessions)} held-out genomes ({', '.join(self.val_accessions)}): "
+            f"  validation     {len(self.val_genomes)} held-out genomes ({'; '.join(self.val_genomes)}): "
             f"{self.val_bits_per_base:.4f} bits/base vs {self.markov_bits_per_base:.4f} for the best Markov chain (k={self.markov_k})",
             f"  selection      " + ", ".join(f"stage {i + 1} {s:.3f}" for i, s in enumerate(self.val_selection)),
         ]
