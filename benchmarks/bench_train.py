@@ -1,6 +1,7 @@
 """Training throughput (bp/s of one optimizer step: forward, backward, AdamW) per preset.
 
     python benchmarks/bench_train.py --presets tiny small --seq-len 8192 --batch-size 2
+    python benchmarks/bench_train.py --presets small --profile 15   # where one step's time goes
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dnahnet_core.losses import total_loss
 from dnahnet_core.train.optim import make_optimizer
 
 
-def step_time(preset: str, seq_len: int, batch: int, device: torch.device, steps: int) -> dict:
+def step_time(preset: str, seq_len: int, batch: int, device: torch.device, steps: int, profile: int = 0) -> dict:
     torch.manual_seed(0)
     cfg = ModelConfig.preset(preset)
     model = DnaHNet(cfg).to(device)
@@ -39,6 +40,17 @@ def step_time(preset: str, seq_len: int, batch: int, device: torch.device, steps
             torch.cuda.synchronize()
         if i:  # the first step pays one-off allocation costs
             times.append(time.perf_counter() - t0)
+    if profile:
+        # One more step under the profiler: the operators that dominate the step's CPU time.
+        from torch.profiler import ProfilerActivity, profile as torch_profile
+
+        with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+            with autocast:
+                out = model(ids)
+            total_loss(out, ids, cfg.ratio_targets, 0.02).total.backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=profile), flush=True)
     t = sorted(times)[len(times) // 2]
     return {"preset": preset, "params": model.num_parameters(), "seq_len": seq_len, "batch": batch,
             "step_s": t, "bp_per_s": batch * seq_len / t, "selected": [round(r.selected_fraction, 3) for r in out.routing]}
@@ -51,9 +63,10 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=2)
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--profile", type=int, default=0, metavar="N", help="also print the N most expensive operators of one step")
     args = ap.parse_args()
     for preset in args.presets:
-        print(json.dumps(step_time(preset, args.seq_len, args.batch_size, torch.device(args.device), args.steps)), flush=True)
+        print(json.dumps(step_time(preset, args.seq_len, args.batch_size, torch.device(args.device), args.steps, args.profile)), flush=True)
 
 
 if __name__ == "__main__":
