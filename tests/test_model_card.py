@@ -121,3 +121,14 @@ def test_wheel_carries_the_model(embedded, tmp_path):
     with zipfile.ZipFile(wheel) as zf:
         data = zf.read(f"dnahnet_core/models/{EMBEDDED_NAME}.safetensors")
     assert hashlib.sha256(data).hexdigest() == file_checksum(embedded)
+
+
+def test_score_uses_embedded_model_by_default(embedded, data_dir, tmp_path):
+    out = tmp_path / "scores.tsv"
+    result = runner.invoke(app, ["score", str(data_dir / "phiX174.fa"), "--device", "cpu", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    header = [line for line in out.read_text().splitlines() if line.startswith("#")]
+    assert f"# model: {EMBEDDED_NAME}" in header and f"# model_sha256: {file_checksum(embedded)}" in header
+    row = out.read_text().splitlines()[-1].split("\t")
+    # A trained model: below 2 bits per base on a genome it never saw (uniform guessing is 2).
+    assert row[0] == "NC_001422.1" and 1.5 < float(row[5]) < 2.0
