@@ -111,7 +111,8 @@ def score_vcf_command(
 
     Each ALT gets a status: ok, ref_mismatch, unknown_contig (CHROM not in the reference),
     symbolic_allele (<...>, breakends, *), non_acgt (letters other than ACGT), too_long (an allele
-    longer than W). Only ok alleles have an LLR; it is exactly 0 when ALT equals REF.
+    longer than W). Only ok alleles have an LLR; it is exactly 0 when ALT equals REF. A record
+    whose ALT is '.' has nothing to score: status no_alt (one TSV row, alt '.'; no INFO in VCF).
 
     Output VCF keeps every record (except with --ref-mismatch skip) and adds INFO DNAHNET_LLR and
     DNAHNET_STATUS (Number=A: one value per ALT; '.' where not scored) and ##dnahnet_* provenance
@@ -127,7 +128,7 @@ def score_vcf_command(
     from dnahnet_core.scoring.engine import LikelihoodEngine, resolve_device
     from dnahnet_core.scoring.model_io import open_model
     from dnahnet_core.scoring.parallel import drain, finish, init_ranks, ordered_map
-    from dnahnet_core.scoring.variants import STATUSES, ReferenceGenome, VariantScorer, VcfReader, ref_mismatch_error
+    from dnahnet_core.scoring.variants import NO_ALT, STATUSES, ReferenceGenome, VariantScorer, VcfReader, ref_mismatch_error
 
     from .common import check_output_path, command_line, output_stream, tsv_header
 
@@ -185,7 +186,7 @@ def score_vcf_command(
         "log_base": "e (natural log)",
     }
     counts: Counter = Counter()
-    n_records = 0
+    n_records = no_alt = 0
     progress = tqdm(results, unit="rec", file=sys.stderr, disable=not sys.stderr.isatty())
     try:
         if out_format == "tsv":
@@ -198,6 +199,9 @@ def score_vcf_command(
                     for a in res.alleles:
                         counts[a.status] += 1
                         out.write(f"{v.chrom}\t{v.pos}\t{v.id or '.'}\t{v.ref}\t{a.alt}\t{_llr_text(a.llr, 'NA')}\t{a.status}\n")
+                    if not res.alleles:  # ALT '.': one row so that every input record shows up
+                        no_alt += 1
+                        out.write(f"{v.chrom}\t{v.pos}\t{v.id or '.'}\t{v.ref}\t.\tNA\t{NO_ALT}\n")
                     out.flush()
         else:
             vcf = reader.vcf
@@ -210,11 +214,13 @@ def score_vcf_command(
                 vcf.add_to_header(f"##{name}={str(value).replace(chr(10), ' ')}")
 
             def annotated():
-                nonlocal n_records
+                nonlocal n_records, no_alt
                 for res in progress:
                     rec = pending.popleft()
                     n_records += 1
-                    if res.alleles:
+                    if not res.alleles:  # ALT '.': Number=A fields have no value to hold
+                        no_alt += 1
+                    else:
                         rec.INFO["DNAHNET_LLR"] = ",".join(_llr_text(a.llr, ".") for a in res.alleles)
                         rec.INFO["DNAHNET_STATUS"] = ",".join(a.status for a in res.alleles)
                         counts.update(a.status for a in res.alleles)
@@ -238,6 +244,8 @@ def score_vcf_command(
     parts = [f"{k} {counts[k]}" for k in STATUSES if counts[k]]
     n_alleles = sum(counts.values())
     summary = f"dnahnet score-vcf: {n_records} records, {n_alleles} ALT alleles: " + (", ".join(parts) if parts else "none")
+    if no_alt:
+        summary += f"; {no_alt} records with ALT '.' ({NO_ALT}, nothing to score)"
     if skipped:
         summary += f"; {skipped['ref_mismatch']} records skipped (ref_mismatch)"
     sys.stderr.write(summary + "\n")

@@ -431,3 +431,23 @@ def test_torchrun_two_ranks_match_one(tmp_path, scored):
     cols = ["chrom", "pos", "id", "ref", "alt", "status"]
     pd.testing.assert_frame_equal(one[cols], two[cols])
     np.testing.assert_allclose(one.llr.to_numpy(), two.llr.to_numpy(), atol=1e-5, equal_nan=True)
+
+
+def test_alt_dot_record_gets_a_no_alt_row_and_stays_in_the_vcf(tmp_path):
+    """ALT '.' (a reference-only call) has nothing to score, but no record silently disappears."""
+    vcf = tmp_path / "refcall.vcf"
+    header = [line for line in VCF.read_text().splitlines() if line.startswith("#")]
+    vcf.write_text("\n".join(header) + "\nNC_001422.1\t1000\trefcall\tT\t.\t.\t.\t.\nNC_001422.1\t1200\tsnv\tT\tG\t.\t.\t.\n")
+    tsv = tmp_path / "out.tsv"
+    args = [str(vcf), "--reference", str(FASTA), "--model", _model(), "--window", "64", "--strand", "forward"]
+    result = _run([*args, "-o", str(tsv)])
+    assert result.exit_code == 0, result.output
+    rows = pd.read_csv(tsv, sep="\t", comment="#", keep_default_na=False)
+    assert rows[["id", "alt", "llr", "status"]].values.tolist()[0] == ["refcall", ".", "NA", "no_alt"]
+    assert rows["status"].tolist() == ["no_alt", "ok"]
+    assert "1 records with ALT '.' (no_alt" in result.stderr
+    out = tmp_path / "out.vcf"
+    assert _run([*args, "-o", str(out)]).exit_code == 0
+    body = [line.split("\t") for line in out.read_text().splitlines() if not line.startswith("#")]
+    assert [b[2] for b in body] == ["refcall", "snv"]
+    assert "DNAHNET" not in body[0][7] and "DNAHNET_STATUS=ok" in body[1][7]

@@ -44,6 +44,8 @@ NON_ACGT = "non_acgt"
 REF_MISMATCH = "ref_mismatch"
 SYMBOLIC_ALLELE = "symbolic_allele"
 TOO_LONG = "too_long"
+#: A record whose ALT is '.' (a reference-only call): nothing to score, but it still gets a TSV row.
+NO_ALT = "no_alt"
 STATUSES: tuple[str, ...] = (OK, REF_MISMATCH, UNKNOWN_CONTIG, SYMBOLIC_ALLELE, NON_ACGT, TOO_LONG)
 
 REF_MISMATCH_POLICIES: tuple[str, ...] = ("flag", "skip", "error")
