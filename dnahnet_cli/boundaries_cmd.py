@@ -92,7 +92,7 @@ def boundaries_command(
     track: bool = typer.Option(False, "--track-line", help="Start the output with one UCSC 'track' line (genome browsers); without it the output has no header line at all (bedtools)."),
     context: int = typer.Option(8192, min=1, help="Window length; longer records are processed in overlapping windows."),
     stride: Optional[int] = typer.Option(None, min=1, help="Step between windows (default context/2): every decision is taken from a window where the position has at least context-stride bases of left context."),
-    device: Device = typer.Option(Device.auto, help="auto, cpu or cuda."),
+    device: Device = typer.Option(Device.auto, envvar="DNAHNET_DEVICE", help="auto, cpu or cuda."),
     batch_size: int = typer.Option(8, min=1, help="Windows per forward pass (also capped by a token budget)."),
 ) -> None:
     """Learned chunk boundaries: where dnaHNet cuts each record, at chunking stages 1 and 2.

@@ -64,7 +64,7 @@ def essentiality_command(
     essential_fraction: float = typer.Option(0.2, min=0.0, max=1.0, help="Rule for the essential column: the top FRACTION of scored genes by score get 1, the rest 0 (skipped genes: empty)."),
     essential_threshold: Optional[float] = typer.Option(None, help="Instead of --essential-fraction: essential = 1 where score >= THRESHOLD (rows are then final as they are written, also on stdout)."),
     labels: Optional[Path] = typer.Option(None, help="TSV/CSV with columns locus_tag and essential (0/1): print the AUROC of the scores on stderr."),
-    device: Device = typer.Option(Device.auto, help="auto, cpu or cuda."),
+    device: Device = typer.Option(Device.auto, envvar="DNAHNET_DEVICE", help="auto, cpu or cuda."),
     batch_size: int = typer.Option(8, min=1, help="Windows per forward pass (also capped by a token budget)."),
 ) -> None:
     """Gene essentiality by in-silico knockout (dnaHNet publication protocol).

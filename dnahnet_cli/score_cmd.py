@@ -23,7 +23,7 @@ def score_command(
     stride: Optional[int] = typer.Option(None, help="Step between windows (default context/2): every base is predicted once, with at least context-stride bases of left context."),
     per_base: Optional[Path] = typer.Option(None, "--per-base", help="Also write per-position log-likelihoods (HDF5: one float32 dataset per record, keyed 000000, 000001, ... in input order, with the record name as attribute 'name'; NaN at N)."),
     both_strands: bool = typer.Option(False, "--both-strands", help="Average the forward and reverse-complement strands."),
-    device: Device = typer.Option(Device.auto, help="auto, cpu or cuda."),
+    device: Device = typer.Option(Device.auto, envvar="DNAHNET_DEVICE", help="auto, cpu or cuda."),
     batch_size: int = typer.Option(8, help="Windows per forward pass (also capped by a token budget)."),
 ) -> None:
     """Score sequences: log-likelihood (natural log), bits per base and perplexity per record.

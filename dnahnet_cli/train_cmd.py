@@ -33,7 +33,7 @@ def train_command(
     stage_lr: Optional[str] = typer.Option(None, help="Per-stage LR multipliers, outer first, comma-separated (default 3.0,1.7,0.9 for 2 stages)."),
     rc_augment: bool = typer.Option(True, "--rc-augment/--no-rc-augment", help="Reverse-complement augmentation."),
     seed: int = typer.Option(0, help="Random seed (data order, initialisation, split)."),
-    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    device: str = typer.Option("auto", envvar="DNAHNET_DEVICE", help="auto, cpu or cuda."),
     eval_every: int = typer.Option(100, help="Validate every N steps."),
     eval_windows: int = typer.Option(32, help="Validation windows (evenly spaced over the validation genomes)."),
     log_every: int = typer.Option(10, help="Log every N steps."),

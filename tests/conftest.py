@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,11 @@ from Bio import SeqIO
 from dnahnet_core import DnaHNet, ModelConfig, encode
 
 DATA = Path(__file__).parent / "data"
+
+# Command-line tests compare exact numbers (batch invariance, torchrun vs one process, resumed vs
+# uninterrupted training): run them in fp32 on the CPU even where CUDA exists. The GPU tests call
+# the core API with explicit CUDA devices and are unaffected.
+os.environ["DNAHNET_DEVICE"] = "cpu"
 
 
 @pytest.fixture(scope="session")

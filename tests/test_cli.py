@@ -42,3 +42,12 @@ def test_info_bad_checkpoint(tmp_path):
     bad.write_bytes(b"garbage")
     result = subprocess.run([sys.executable, "-m", "dnahnet_cli.main", "info", "--model", str(bad)], capture_output=True, text=True)
     assert result.returncode == 1 and "not a safetensors checkpoint" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_device_default_comes_from_environment(data_dir):
+    """DNAHNET_DEVICE sets --device for every command (the test suite itself pins it to cpu)."""
+    args = ["score", str(data_dir / "phiX174.fa"), "--model", str(data_dir / "tiny_lambda.safetensors")]
+    bad = runner.invoke(app, args, env={"DNAHNET_DEVICE": "tpu"})
+    assert bad.exit_code == 2 and "tpu" in bad.output
+    good = runner.invoke(app, args, env={"DNAHNET_DEVICE": "cpu"})
+    assert good.exit_code == 0 and good.stdout.splitlines()[-1].startswith("NC_001422.1\t5386")
