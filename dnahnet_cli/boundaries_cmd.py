@@ -12,6 +12,8 @@ from typing import IO, Optional
 
 import typer
 
+from dnahnet_core.atomic import atomic_path
+
 from .common import Device
 from .errors import EXIT_USAGE, fail, friendly_errors
 
@@ -77,9 +79,8 @@ def sidecar_path(output: Path) -> Path:
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2) + "\n")
 
 
 @friendly_errors

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections import Counter
 from enum import Enum
@@ -12,6 +11,8 @@ from typing import Optional
 import typer
 
 from dnahnet_core.scoring.knockout_defaults import DEFAULT_CASSETTE, DEFAULT_OFFSET, DEFAULT_WINDOW
+
+from dnahnet_core.atomic import atomic_path
 
 from .common import Device
 from .errors import friendly_errors
@@ -170,14 +171,8 @@ def essentiality_command(
             sys.stdout.write(header + "".join(format_row(s) for s in rows))
             sys.stdout.flush()
         else:  # rewrite the streamed file with its essential column, atomically
-            tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}")
-            try:
-                with open(tmp, "w") as f:
-                    f.write(header + "".join(format_row(s) for s in rows))
-                os.replace(tmp, output)
-            finally:
-                if tmp.exists():
-                    tmp.unlink()
+            with atomic_path(output) as tmp:
+                tmp.write_text(header + "".join(format_row(s) for s in rows))
 
     counts = Counter(s.status for s in rows)
     skipped = ", ".join(f"{n} {st}" for st, n in sorted(counts.items()) if st != "ok")

@@ -64,7 +64,7 @@ class ModelCard:
             f"in {self.steps:,} steps ({self.train_hours:.1f} h on {self.hardware})",
             f"  validation     {len(self.val_genomes)} held-out genomes ({'; '.join(self.val_genomes)}): "
             f"{self.val_bits_per_base:.4f} bits/base vs {self.markov_bits_per_base:.4f} for the best Markov chain (k={self.markov_k})",
-            f"  selection      " + ", ".join(f"stage {i + 1} {s:.3f}" for i, s in enumerate(self.val_selection)),
+            "  selection      " + ", ".join(f"stage {i + 1} {s:.3f}" for i, s in enumerate(self.val_selection)),
         ]
         if self.codon_selection:
             lines.append("  codon pos 1/2/3 stage-1 selection " + " / ".join(f"{100 * s:.1f}%" for s in self.codon_selection))

@@ -72,3 +72,19 @@ def test_config_and_tensors_must_agree(tmp_path, tiny_model):
     save_file(tensors, str(path), metadata=meta)
     with pytest.raises(CheckpointError, match="tensors do not match the config"):
         load_model(path)
+
+
+def test_atomic_path_replaces_whole_or_leaves_the_old_file(tmp_path):
+    from dnahnet_core.atomic import atomic_path
+
+    target = tmp_path / "out.txt"
+    target.write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("interrupted")
+    assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]
+    with atomic_path(target) as tmp:
+        tmp.write_text("new")
+        assert target.read_text() == "old"  # nothing visible until the block ends
+    assert target.read_text() == "new" and sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]

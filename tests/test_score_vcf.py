@@ -389,7 +389,7 @@ def test_bad_inputs_one_line_and_no_output(tmp_path, case):
 @pytest.mark.parametrize("suffix", [".vcf", ".vcf.gz"])
 def test_error_midstream_removes_partial_output(tmp_path, suffix):
     """A malformed record after thousands of good ones: output was being written, then removed."""
-    lines = [f"##fileformat=VCFv4.2\n##contig=<ID=other,length=100000>\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"]
+    lines = ["##fileformat=VCFv4.2\n##contig=<ID=other,length=100000>\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"]
     lines += [f"other\t{i}\tv{i}\tA\tG\t.\t.\t.\n" for i in range(1, 3001)]
     lines.append("other\tnot_a_number\tbad\tA\n")
     vcf = tmp_path / "bad.vcf"

@@ -32,6 +32,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from ..atomic import atomic_path
 from ..errors import InputError
 from ..vocab import TOKENS
 from .fasta import read_fasta
@@ -76,15 +77,9 @@ def build_cache(files: Sequence[str | os.PathLike[str]], out: str | os.PathLike[
     if not files:
         raise InputError("no input files to cache")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     paths = [_abs(f) for f in files]
-    try:
-        with h5py.File(tmp, "w") as h5:
-            _write_cache(h5, paths)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_path(out) as tmp, h5py.File(tmp, "w") as h5:
+        _write_cache(h5, paths)
     return out
 
 
