@@ -32,10 +32,13 @@ def train_command(
     alpha: float = typer.Option(0.02, help="Ratio-loss weight (0.01-0.02 works for DNA; 0.03 destabilised)."),
     stage_lr: Optional[str] = typer.Option(None, help="Per-stage LR multipliers, outer first, comma-separated (default 3.0,1.7,0.9 for 2 stages)."),
     rc_augment: bool = typer.Option(True, "--rc-augment/--no-rc-augment", help="Reverse-complement augmentation."),
+    init: str = typer.Option("torch", help="Weight initialisation of a new run: torch (layer defaults) or hnet (N(0, 0.02), residual outputs scaled by depth, embedding N(0, 1))."),
+    species_power: float = typer.Option(1.0, help="Species balance of training windows: each species (Genus_species, the first two words of the file name) is drawn with weight length**P; 1 = in proportion to length, 0 = equal."),
     seed: int = typer.Option(0, help="Random seed (data order, initialisation, split)."),
     device: str = typer.Option("auto", envvar="DNAHNET_DEVICE", help="auto, cpu or cuda."),
     eval_every: int = typer.Option(100, help="Validate every N steps."),
     eval_windows: int = typer.Option(32, help="Validation windows (evenly spaced over the validation genomes)."),
+    eval_diagnostics: bool = typer.Option(True, "--eval-diagnostics/--no-eval-diagnostics", help="Hierarchy gap per stage and inner-network health at every evaluation (metrics.jsonl)."),
     log_every: int = typer.Option(10, help="Log every N steps."),
     save_every: int = typer.Option(100, help="Checkpoint every N steps."),
     keep_last: int = typer.Option(3, help="Checkpoints to keep."),
@@ -61,8 +64,8 @@ def train_command(
         val_fraction=val_fraction, preset=preset, model_config=str(config) if config else None, steps=steps,
         batch_size=batch_size, grad_accum=grad_accum, seq_len=seq_len, lr=lr, min_lr_ratio=min_lr_ratio,
         warmup_steps=warmup, weight_decay=weight_decay, grad_clip=grad_clip, alpha=alpha, stage_lr=multipliers,
-        rc_augment=rc_augment, seed=seed, device=device, eval_every=eval_every, eval_windows=eval_windows,
-        log_every=log_every, save_every=save_every, keep_last=keep_last, cache=str(cache) if cache else None, resume=resume,
+        rc_augment=rc_augment, init=init, species_power=species_power, seed=seed, device=device, eval_every=eval_every, eval_windows=eval_windows,
+        eval_diagnostics=eval_diagnostics, log_every=log_every, save_every=save_every, keep_last=keep_last, cache=str(cache) if cache else None, resume=resume,
     )
     result = train(cfg)
     if result.interrupted:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sys
 from collections import Counter, deque
 from enum import Enum
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Optional
 
 import typer
 
@@ -61,31 +59,6 @@ def _llr_text(llr: Optional[float], missing: str) -> str:
     return "0" if llr == 0 else f"{llr:.8g}"
 
 
-@contextlib.contextmanager
-def _bgzip_writer(path: Path, vcf) -> Iterator[object]:
-    """A cyvcf2 bgzip writer; like ``output_stream``, it removes the partial file on an input error."""
-    import cyvcf2
-
-    from dnahnet_core.errors import DnaHNetError
-
-    from .common import check_output_path
-
-    check_output_path(path)
-    writer = cyvcf2.Writer(str(path), vcf, mode="wz")
-    closed = False
-    try:
-        yield writer
-    except (DnaHNetError, OSError):
-        writer.close()
-        closed = True
-        with contextlib.suppress(OSError):
-            os.remove(path)
-        raise
-    finally:
-        if not closed:
-            writer.close()
-
-
 @friendly_errors
 def score_vcf_command(
     variants: Path = typer.Argument(..., help="VCF file (plain, gzip or bgzip; 1-based POS)."),
@@ -124,6 +97,7 @@ def score_vcf_command(
     """
     from tqdm import tqdm
 
+    from dnahnet_core.data.vcf import add_info, annotated_header, bgzf_writer, index_vcf
     from dnahnet_core.errors import InputError
     from dnahnet_core.scoring.engine import LikelihoodEngine, resolve_device
     from dnahnet_core.scoring.model_io import open_model
@@ -155,11 +129,11 @@ def score_vcf_command(
     scorer = VariantScorer(engine, genome, window=window, strands=strand, normalize=normalize)
     ranks = init_ranks(dev)
 
-    pending: deque = deque()  # cyvcf2 records waiting for their scores (rank 0 only)
+    pending: deque = deque()  # VCF lines waiting for their scores (rank 0 only)
     skipped = Counter()
 
     def items():
-        for variant, rec in reader.records():
+        for variant, line in reader.records():
             expected = scorer.expected_ref(variant)
             if expected is not None and ref_mismatch != "flag":
                 if ref_mismatch == "error":
@@ -167,7 +141,7 @@ def score_vcf_command(
                 skipped["ref_mismatch"] += 1
                 continue
             if ranks.is_main:
-                pending.append(rec)
+                pending.append(line)
             yield variant
 
     results = ordered_map(items(), scorer.score, ranks, chunk=CHUNK)
@@ -204,37 +178,38 @@ def score_vcf_command(
                         out.write(f"{v.chrom}\t{v.pos}\t{v.id or '.'}\t{v.ref}\t.\tNA\t{NO_ALT}\n")
                     out.flush()
         else:
-            vcf = reader.vcf
-            vcf.add_info_to_header({"ID": "DNAHNET_LLR", "Number": "A", "Type": "Float",
-                                    "Description": "dnahnet log-likelihood ratio LL(alt)-LL(ref) per ALT (natural log; '.' = not scored, see DNAHNET_STATUS)"})
-            vcf.add_info_to_header({"ID": "DNAHNET_STATUS", "Number": "A", "Type": "String",
-                                    "Description": "dnahnet status per ALT: ok, ref_mismatch, unknown_contig, symbolic_allele, non_acgt, too_long"})
-            for key, value in provenance.items():
-                name = key if key.startswith("dnahnet_") else f"dnahnet_{key}"
-                vcf.add_to_header(f"##{name}={str(value).replace(chr(10), ' ')}")
+            info_lines = [
+                '##INFO=<ID=DNAHNET_LLR,Number=A,Type=Float,Description="dnahnet log-likelihood ratio LL(alt)-LL(ref) per ALT (natural log; \'.\' = not scored, see DNAHNET_STATUS)">',
+                '##INFO=<ID=DNAHNET_STATUS,Number=A,Type=String,Description="dnahnet status per ALT: ok, ref_mismatch, unknown_contig, symbolic_allele, non_acgt, too_long">',
+            ]
+            contigs = {name: int(ids.size) for name, ids in genome.contigs.items()}
+            header = annotated_header(reader.raw_header, info_lines, provenance, contigs)
 
             def annotated():
                 nonlocal n_records, no_alt
                 for res in progress:
-                    rec = pending.popleft()
+                    line = pending.popleft()
                     n_records += 1
                     if not res.alleles:  # ALT '.': Number=A fields have no value to hold
                         no_alt += 1
-                    else:
-                        rec.INFO["DNAHNET_LLR"] = ",".join(_llr_text(a.llr, ".") for a in res.alleles)
-                        rec.INFO["DNAHNET_STATUS"] = ",".join(a.status for a in res.alleles)
-                        counts.update(a.status for a in res.alleles)
-                    yield rec
+                        yield line + "\n"
+                        continue
+                    counts.update(a.status for a in res.alleles)
+                    yield add_info(line, {"DNAHNET_LLR": ",".join(_llr_text(a.llr, ".") for a in res.alleles),
+                                          "DNAHNET_STATUS": ",".join(a.status for a in res.alleles)}) + "\n"
 
             if bgzip:
-                with _bgzip_writer(output, vcf) as writer:
-                    for rec in annotated():
-                        writer.write_record(rec)
+                check_output_path(output)
+                with bgzf_writer(output) as writer:
+                    writer.write(header.encode())
+                    for text in annotated():
+                        writer.write(text.encode())
+                index_vcf(output)
             else:
                 with output_stream(output) as out:
-                    out.write(vcf.raw_header)
-                    for rec in annotated():
-                        out.write(str(rec))
+                    out.write(header)
+                    for text in annotated():
+                        out.write(text)
                         out.flush()
     finally:
         progress.close()

@@ -182,7 +182,7 @@ def test_statuses_from_plan_gene(phix_ids):
     assert plan_gene(g(5300, 5450), genomes, {}, KnockoutConfig(window=256, circular="no"))[0] == "out_of_range"
 
 
-def test_knockout_leaves_earlier_log_probs_bit_identical(engine, pcp):
+def test_knockout_leaves_earlier_log_probs_unchanged(engine, pcp):
     cfg = KnockoutConfig(window=384)
     genes = [g for g in pcp.genes if g.locus_tag in ("YP_pPCP03", "YP_pPCP09")]
     assert [g.strand for g in genes] == ["+", "-"]
@@ -190,8 +190,10 @@ def test_knockout_leaves_earlier_log_probs_bit_identical(engine, pcp):
         _, win = plan_gene(gene, pcp.sequences, pcp.topology, cfg)
         at = win.gene_at + cfg.offset
         wt, ko = engine.log_probs([win.ids, knockout(win.ids, at, cfg.cassette_ids)])
-        assert np.array_equal(wt[:at], ko[:at])  # bit for bit before the cassette
-        assert not np.array_equal(wt[at:], ko[at:])
+        # Equal before the cassette up to float rounding: the inner stages see different chunk
+        # counts after it, and with the shapes the BLAS summation order may change on some CPUs.
+        np.testing.assert_allclose(wt[:at], ko[:at], rtol=1e-5, atol=1e-6)
+        assert np.abs(wt[at:] - ko[at:]).max() > 1e-3
         (s,) = score_genes([gene], pcp.sequences, pcp.topology, engine, cfg)
         full = float(np.nansum(wt, dtype=np.float64) - np.nansum(ko, dtype=np.float64))
         assert s.status == "ok" and s.score == pytest.approx(full, abs=1e-3)

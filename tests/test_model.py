@@ -39,21 +39,33 @@ def _mutate(ids: torch.Tensor, i: int) -> torch.Tensor:
     return new
 
 
-def test_causality_is_bit_exact(tiny_model, phix_ids):
-    """Changing the base at position i leaves every logit and boundary decision before i identical."""
+def test_causality_keeps_every_earlier_decision_and_logit(tiny_model, phix_ids):
+    """Changing the base at position i leaves every boundary decision before i identical at every
+    stage and every logit before i equal within float rounding.
+
+    Stage 1 is bit-exact: its router reads the stage-0 encoder, whose input keeps its length, and the
+    chunked scan never lets later positions into earlier outputs. Everything downstream of the
+    routing is only equal up to rounding: a change at i can change how many chunks the inner stages
+    see after i, and with the tensor shapes the BLAS blocking (and its summation order) changes on
+    some CPUs (seen on AMD EPYC at i = 1501). So stage-2 probabilities and logits are compared with a
+    tight tolerance, decisions exactly; every reference stage-2 probability sits far further from
+    0.5 than that tolerance, so equal decisions are not luck.
+    """
     with torch.no_grad():
         ref = tiny_model(phix_ids)
+        r1, r2 = ref.routing
+        assert (r2.boundary_prob[0, 1:] - 0.5).abs().min() > 1e-4  # decisions are not knife-edge
         for i in (1, 63, 64, 700, 1501, 2999, 3000):
             out = tiny_model(_mutate(phix_ids, i))
-            assert torch.equal(out.logits[:, :i], ref.logits[:, :i]), i
-            assert not torch.equal(out.logits[:, i:], ref.logits[:, i:]), i  # the change is seen
-            r1, q1 = ref.routing[0], out.routing[0]
+            torch.testing.assert_close(out.logits[:, :i], ref.logits[:, :i], rtol=1e-5, atol=1e-5, msg=f"i={i}")
+            assert not torch.allclose(out.logits[:, i:], ref.logits[:, i:], rtol=1e-4, atol=1e-4), i  # the change is seen
+            q1, q2 = out.routing
             assert torch.equal(q1.boundary_mask[:, :i], r1.boundary_mask[:, :i])
             assert torch.equal(q1.boundary_prob[:, :i], r1.boundary_prob[:, :i])
             # Stage-2 decisions on the stage-1 chunks that started before i.
             k = int(r1.boundary_mask[:, :i].sum())
-            assert torch.equal(out.routing[1].boundary_mask[:, :k], ref.routing[1].boundary_mask[:, :k])
-            assert torch.equal(out.routing[1].boundary_prob[:, :k], ref.routing[1].boundary_prob[:, :k])
+            assert torch.equal(q2.boundary_mask[:, :k], r2.boundary_mask[:, :k])
+            torch.testing.assert_close(q2.boundary_prob[:, :k], r2.boundary_prob[:, :k], rtol=1e-5, atol=1e-5)
 
 
 def test_batch_of_unequal_lengths_equals_each_alone(tiny_model, phix):

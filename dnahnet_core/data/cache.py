@@ -299,6 +299,10 @@ class TokenStore:
     def __len__(self) -> int:
         return len(self._names)
 
+    def source_of(self, record_index: int) -> str:
+        """Path of the file a record came from."""
+        return self._sources[int(self._file_index[record_index])]
+
     def read(self, record_index: int, start: int, length: int) -> np.ndarray:
         """Tokens ``[start, start + length)`` of one record as a fresh uint8 array."""
         if not 0 <= record_index < len(self._names):

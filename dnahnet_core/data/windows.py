@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,6 +104,13 @@ def assemble_batch(store: TokenStore, plan: WindowPlan, seq_len: int) -> Batch:
     return Batch(ids=torch.from_numpy(ids), lengths=torch.from_numpy(plan.length.astype(np.int64) + 1))
 
 
+def species_key(path: str | os.PathLike[str]) -> str:
+    """The species a genome file belongs to, from its name: ``Genus_species_strain.fa.gz`` ->
+    ``genus_species`` (the first two ``_``/space/``.``-separated words; the whole stem if fewer)."""
+    words = [w for w in re.split(r"[_\s.]+", Path(path).name) if w]
+    return "_".join(words[:2]).lower() if len(words) > 2 else Path(path).name.lower()
+
+
 class WindowSampler:
     """Random training windows, drawn across records in proportion to record length.
 
@@ -122,9 +130,12 @@ class WindowSampler:
         rc_augment: bool = True,
         rank: int = 0,
         world_size: int = 1,
+        species_power: float = 1.0,
     ) -> None:
         if seq_len < 1:
             raise ValueError(f"seq_len must be >= 1, got {seq_len}")
+        if not 0.0 <= species_power <= 1.0:
+            raise ValueError(f"species_power must be in [0, 1], got {species_power}")
         if not 0 <= rank < world_size:
             raise ValueError(f"rank must be in [0, world_size), got rank={rank}, world_size={world_size}")
         if seed < 0:
@@ -139,6 +150,18 @@ class WindowSampler:
         self.world_size = world_size
         self._lengths = store.lengths
         self._ends = np.cumsum(self._lengths)
+        self.species_power = species_power
+        # Species-balanced sampling: a record's share of the draws is its share of its species
+        # times the species' weight (its total length ** power, normalised). power 1 is the plain
+        # length-proportional draw, kept on its own code path so its batches never change.
+        self._record_cdf: np.ndarray | None = None
+        if species_power < 1.0:
+            groups = np.array([species_key(store.source_of(r)) for r in range(len(store))])
+            _, group = np.unique(groups, return_inverse=True)
+            group_len = np.bincount(group, weights=self._lengths.astype(np.float64))
+            weight = group_len**species_power
+            share = weight[group] / weight.sum() * self._lengths / group_len[group]
+            self._record_cdf = np.cumsum(share) / share.sum()
 
     def plan(self, step: int, batch_size: int) -> WindowPlan:
         """The windows of batch ``step`` for this rank, without reading any tokens."""
@@ -148,9 +171,15 @@ class WindowSampler:
         pos = rng.integers(0, self.store.total_length, size=batch_size, dtype=np.int64)
         # Strand is drawn even without augmentation so the windows are the same either way.
         reverse = rng.random(batch_size) < 0.5
-        record = np.searchsorted(self._ends, pos, side="right")
-        rec_len = self._lengths[record]
-        in_record = pos - (self._ends[record] - rec_len)
+        if self._record_cdf is None:
+            record = np.searchsorted(self._ends, pos, side="right")
+            rec_len = self._lengths[record]
+            in_record = pos - (self._ends[record] - rec_len)
+        else:
+            u = rng.random(batch_size)
+            record = np.minimum(np.searchsorted(self._record_cdf, u, side="right"), len(self._lengths) - 1)
+            rec_len = self._lengths[record]
+            in_record = np.minimum((rng.random(batch_size) * rec_len).astype(np.int64), rec_len - 1)
         length = np.minimum(rec_len, self.seq_len)
         n_starts = rec_len - length + 1
         # Float rescale: an exact integer product could overflow int64 for multi-gigabase records.

@@ -10,7 +10,7 @@ import torch.nn as nn
 from ..backend import Backend
 from ..config import ModelConfig
 from ..layers.stack import Stack
-from .routing import RoutingInfo, RoutingModule, dechunk, downsample
+from .routing import Dechunk, RoutingInfo, RoutingModule, downsample
 
 
 @dataclass
@@ -34,6 +34,7 @@ class HNetStage(nn.Module):
         self.encoder = Stack(stacks[0], config, stage, backend)
         self.router = RoutingModule(d)
         self.main = HNetStage(config, stage + 1, backend)
+        self.dechunk = Dechunk(backend, config.ssm_chunk_size)
         self.decoder = Stack(stacks[1], config, stage, backend)
         # Zero-initialised so the untrained model starts as "decoder(inner output)".
         self.residual_proj = nn.Linear(d, d)
@@ -54,7 +55,7 @@ class HNetStage(nn.Module):
             inner_x = torch.cat([inner_x, self.pad_dimension.expand(*inner_x.shape[:-1], -1)], dim=-1)
         inner = self.main(inner_x, chunks.mask)  # (B, L', D_{s+1})
         z = inner.hidden[..., : h.size(-1)]  # back to this stage's width
-        y = dechunk(z, chunks, routing, self.backend, self.chunk_size)  # (B, L, D_s)
+        y = self.dechunk(z, chunks, routing)  # (B, L, D_s)
         with torch.autocast(x.device.type, enabled=False):  # the residual path stays fp32
             y = y + self.residual_proj(h.float())
         return StageOutput(hidden=self.decoder(y), routing=[routing] + inner.routing)

@@ -89,3 +89,16 @@ def dechunk(z: torch.Tensor, chunks: Chunks, routing: RoutingInfo, backend: Back
         # Straight-through: exactly 1 in the forward pass, gradient flows to the confidence.
         ste = confidence + (1 - confidence).detach()
         return up * ste.unsqueeze(-1)
+
+
+class Dechunk(nn.Module):
+    """:func:`dechunk` as a parameter-free module, so its output (what the inner stages hand back
+    to this stage) has a name: diagnostics replace it through a forward hook."""
+
+    def __init__(self, backend: Backend, chunk_size: int) -> None:
+        super().__init__()
+        self.backend = backend
+        self.chunk_size = chunk_size
+
+    def forward(self, z: torch.Tensor, chunks: Chunks, routing: RoutingInfo) -> torch.Tensor:
+        return dechunk(z, chunks, routing, self.backend, self.chunk_size)

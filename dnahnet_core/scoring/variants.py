@@ -16,23 +16,22 @@ Reference windows are scored once: within a call to :meth:`VariantScorer.score` 
 de-duplicated, and their log-likelihoods are kept in a bounded cache keyed by
 ``(contig, start, end, strand)`` for later calls.
 
-Reading VCF files (cyvcf2, plain or bgzipped) and reference FASTA files lives here too, with every
-way an input can be broken turned into one :class:`InputError` line.
+Reference FASTA reading lives here too; VCF reading is in :mod:`dnahnet_core.data.vcf`.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import urllib.parse
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from ..data.fasta import read_fasta
+from ..data.vcf import Variant, VcfReader  # noqa: F401  (VcfReader: re-exported)
 from ..errors import InputError
 from ..vocab import reverse_complement_ids, tokenize
 from .engine import LikelihoodEngine
@@ -56,31 +55,6 @@ _ACGT = re.compile(r"^[ACGTacgt]+$")
 
 # --------------------------------------------------------------------------------------------
 # Data types
-
-
-@dataclass(frozen=True)
-class Variant:
-    """One VCF record, as plain data (picklable, so torchrun ranks can exchange it).
-
-    ``pos`` is 1-based as in the VCF; ``ref``/``alts`` are the allele strings as written (the VCF
-    anchor base of indels included). ``number`` is the 1-based record number in the file.
-    """
-
-    chrom: str
-    pos: int
-    id: str | None
-    ref: str
-    alts: tuple[str, ...]
-    number: int = 0
-
-    @property
-    def start(self) -> int:
-        """0-based start of REF on the contig."""
-        return self.pos - 1
-
-    @property
-    def label(self) -> str:
-        return f"{self.chrom}:{self.pos}"
 
 
 @dataclass
@@ -318,123 +292,6 @@ def _window_ll(log_probs: np.ndarray) -> tuple[float, int]:
 
 # --------------------------------------------------------------------------------------------
 # VCF input
-
-
-def _silence_htslib() -> None:
-    """htslib prints its own [E::...] lines on stderr; our errors say it in one line instead."""
-    try:
-        from cyvcf2.cyvcf2 import set_htslib_log_level
-
-        set_htslib_log_level(0)
-    except (ImportError, AttributeError):  # pragma: no cover - older cyvcf2
-        pass
-
-
-#: The empty block that ends every complete BGZF file (SAM/BAM specification, section 4.1.2).
-_BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
-
-
-def _check_bgzf_eof(path: Path) -> None:
-    """A BGZF file cut at a block boundary reads as complete but shorter; its missing
-    end-of-file block is the only sign, so refuse it instead of scoring part of the file."""
-    with open(path, "rb") as f:
-        head = f.read(16)
-        is_bgzf = len(head) >= 16 and head[:4] == b"\x1f\x8b\x08\x04" and head[12:14] == b"BC"
-        if not is_bgzf:
-            return
-        f.seek(0, os.SEEK_END)
-        size = f.tell()
-        f.seek(max(0, size - len(_BGZF_EOF)))
-        if f.read() != _BGZF_EOF:
-            raise InputError("truncated bgzip file (no BGZF end-of-file block): was the file cut short?", path=str(path))
-
-
-class VcfReader:
-    """A VCF (plain, gzip or bgzip) read with cyvcf2, yielding :class:`Variant` records.
-
-    Errors are :class:`InputError` lines naming the file (and the record where one is to blame):
-    missing or empty file, not a VCF, no header, a record htslib cannot parse (including a
-    truncated compressed file).
-    """
-
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        import cyvcf2
-
-        self.path = Path(path)
-        where = str(self.path)
-        if not self.path.exists():
-            raise InputError("no such file", path=where)
-        if self.path.is_dir():
-            raise InputError("is a directory, not a VCF file", path=where)
-        if self.path.stat().st_size == 0:
-            raise InputError("empty file (expected a VCF with a ##fileformat header)", path=where)
-        _check_bgzf_eof(self.path)
-        _silence_htslib()
-        try:
-            self.vcf = cyvcf2.VCF(where)
-        except OSError as err:
-            if "not valid bcf or vcf" in str(err):
-                raise InputError("not a VCF file (no ##fileformat=VCF header recognised)", path=where) from None
-            raise InputError(f"cannot open VCF ({err})", path=where) from None
-        except Exception as err:  # cyvcf2 raises a bare Exception for a bad header
-            raise InputError(f"cannot parse the VCF header ({err}); expected ## meta lines and a #CHROM line", path=where) from None
-        self.n_records = 0
-
-    @property
-    def raw_header(self) -> str:
-        return self.vcf.raw_header
-
-    def header_reference(self) -> str | None:
-        """The value of the ``##reference=`` meta line, if any."""
-        for line in self.raw_header.splitlines():
-            if line.startswith("##reference="):
-                return line.split("=", 1)[1].strip()
-        return None
-
-    def reference_path(self) -> Path | None:
-        """``##reference=`` as a local path: a file:// URL or a path, relative paths resolved
-        against the VCF's folder. None when the header has no such line."""
-        value = self.header_reference()
-        if value is None:
-            return None
-        if value.startswith("file:"):
-            parsed = urllib.parse.urlparse(value)
-            value = urllib.parse.unquote(parsed.path)
-        path = Path(value).expanduser()
-        if not path.is_absolute():
-            path = self.path.parent / path
-        return path
-
-    def records(self) -> Iterator[tuple[Variant, Any]]:
-        """Yield ``(Variant, cyvcf2 record)`` pairs in file order."""
-        where = str(self.path)
-        it = iter(self.vcf)
-        last = None
-        while True:
-            try:
-                rec = next(it)
-            except StopIteration:
-                return
-            except Exception as err:
-                after = f" (after record {self.n_records}, {last})" if last else ""
-                raise InputError(
-                    f"cannot parse VCF record {self.n_records + 1}{after}: malformed line or truncated/corrupt compressed file ({err})",
-                    path=where,
-                ) from None
-            self.n_records += 1
-            variant = Variant(
-                chrom=rec.CHROM,
-                pos=int(rec.POS),
-                id=rec.ID,
-                ref=rec.REF or "",
-                alts=tuple(rec.ALT),
-                number=self.n_records,
-            )
-            last = variant.label
-            yield variant, rec
-
-    def close(self) -> None:
-        self.vcf.close()
 
 
 def ref_mismatch_error(variant: Variant, expected: str, vcf_path: str | os.PathLike[str], reference: ReferenceGenome) -> InputError:

@@ -35,10 +35,17 @@ class TrainConfig:
     alpha: float = 0.02  # ratio-loss weight; 0.01-0.02 worked for DNA, 0.03 destabilised
     stage_lr: list[float] | None = None  # per-stage LR multipliers, outer first
     rc_augment: bool = True
+    #: Weight initialisation of a new run: "torch" (layer defaults) or "hnet" (H-Net recipe).
+    init: str = "torch"
+    #: Species balance of the training windows: each species (Genus_species of the file name) is
+    #: drawn with weight (its length) ** power; 1.0 = in proportion to length, 0.0 = equal.
+    species_power: float = 1.0
     seed: int = 0
     device: str = "auto"
     eval_every: int = 100
     eval_windows: int = 32
+    #: Hierarchy diagnostics (gap per stage, inner-network health) at every evaluation.
+    eval_diagnostics: bool = True
     log_every: int = 10
     save_every: int = 100
     keep_last: int = 3
@@ -65,6 +72,10 @@ class TrainConfig:
             out.append("weight_decay, grad_clip and alpha must be >= 0")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             out.append(f"device = {self.device!r}: choose auto, cpu or cuda")
+        if self.init not in ("torch", "hnet"):
+            out.append(f"init = {self.init!r}: choose torch or hnet")
+        if not 0.0 <= self.species_power <= 1.0:
+            out.append(f"species_power = {self.species_power}: must be in [0, 1]")
         if self.stage_lr is not None and any(m <= 0 for m in self.stage_lr):
             out.append(f"stage_lr = {self.stage_lr}: multipliers must be > 0")
         return out

@@ -15,6 +15,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from ..checkpoint import save_model
+from ..diagnostics import hierarchy_diagnostics, stage_grad_norms
 from ..data import EvalWindows, TokenStore, WindowSampler, ensure_cache, find_fasta_files, split_files
 from ..errors import CheckpointError, InputError
 from ..losses import total_loss
@@ -25,6 +26,7 @@ from .config import TrainConfig
 from .distributed import DistInfo, all_reduce_sum, barrier, cleanup, init_distributed, on_main
 from .evaluate import EvalResult, evaluate
 from .metrics import MetricsLog
+from .init import init_weights
 from .optim import make_optimizer, make_scheduler
 
 
@@ -99,7 +101,7 @@ def _train(cfg: TrainConfig, info: DistInfo, stop_after: int | None, progress: b
     train_store, val_store, train_files, val_files = _load_stores(cfg, info)
 
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank
-    model = DnaHNet(model_cfg).to(device)
+    model = init_weights(DnaHNet(model_cfg), cfg.init).to(device)
     multipliers = cfg.stage_multipliers(model_cfg.n_stages)
     optimizer = make_optimizer(model, cfg.lr, cfg.weight_decay, multipliers)
     scheduler = make_scheduler(optimizer, cfg.warmup_steps, cfg.steps, cfg.min_lr_ratio)
@@ -117,7 +119,8 @@ def _train(cfg: TrainConfig, info: DistInfo, stop_after: int | None, progress: b
         start, tokens_seen = restored.step, int(restored.trainer_state.get("tokens_seen", 0))
         # The data stream is a function of these: a resumed run must not silently change them.
         saved = restored.trainer_state.get("train", {})
-        changed = [k for k in ("seed", "batch_size", "grad_accum", "seq_len", "rc_augment") if k in saved and saved[k] != getattr(cfg, k)]
+        changed = [k for k in ("seed", "batch_size", "grad_accum", "seq_len", "rc_augment", "species_power")
+                   if saved.get(k, TrainConfig.__dataclass_fields__[k].default) != getattr(cfg, k)]
         if restored.trainer_state.get("world_size", info.world_size) != info.world_size:
             changed.append("world_size")
         if changed:
@@ -125,7 +128,8 @@ def _train(cfg: TrainConfig, info: DistInfo, stop_after: int | None, progress: b
     ddp = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None) if info.distributed else None
     forward = ddp if ddp is not None else model
 
-    sampler = WindowSampler(train_store, cfg.seq_len, seed=cfg.seed, rc_augment=cfg.rc_augment, rank=info.rank, world_size=info.world_size)
+    sampler = WindowSampler(train_store, cfg.seq_len, seed=cfg.seed, rc_augment=cfg.rc_augment, rank=info.rank,
+                            world_size=info.world_size, species_power=cfg.species_power)
     eval_batches = (
         EvalWindows(val_store, cfg.seq_len, batch_size=cfg.batch_size, max_windows=cfg.eval_windows, rank=info.rank, world_size=info.world_size)
         if val_store is not None
@@ -178,6 +182,8 @@ def _train(cfg: TrainConfig, info: DistInfo, stop_after: int | None, progress: b
                     ratios[s] += loss.ratio[s].item() / cfg.grad_accum
                     selected[s] += loss.selected[s] / cfg.grad_accum
                 tokens += int((batch.lengths - 1).sum())
+            log_now = step + 1 == cfg.steps or (step + 1) % cfg.log_every == 0
+            stage_norms = stage_grad_norms(model) if log_now else []  # before clipping
             grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip))
             optimizer.step()
             scheduler.step()
@@ -195,17 +201,26 @@ def _train(cfg: TrainConfig, info: DistInfo, stop_after: int | None, progress: b
                 bpb = nll / max(scored, 1) / 0.6931471805599453
                 record = {"step": step, "loss": step_loss, "bpb": bpb, "ratio_loss": ratios, "selected": selected,
                           "lr": scheduler.get_last_lr()[0] / multipliers[0], "grad_norm": grad_norm,
+                          "grad_norm_stage": stage_norms,
                           "bp_per_s": window["tokens"] / max(window["seconds"], 1e-9), "tokens_seen": tokens_seen}
                 log.write(record, f"step {step}/{cfg.steps} | loss {step_loss:.4f} | bpb {bpb:.4f} | ratio "
                           + ",".join(f"{r:.3f}" for r in ratios) + " | sel " + ",".join(f"{s:.3f}" for s in selected)
-                          + f" | lr {record['lr']:.2e} | gnorm {grad_norm:.3f} | {record['bp_per_s']:,.0f} bp/s")
+                          + f" | lr {record['lr']:.2e} | gnorm {grad_norm:.3f} ("
+                          + "/".join(f"{g:.3f}" for g in stage_norms) + f") | {record['bp_per_s']:,.0f} bp/s")
                 window = {"nll": 0.0, "scored": 0.0, "tokens": 0.0, "seconds": 0.0}
             if eval_batches is not None and (step % cfg.eval_every == 0 or step == cfg.steps):
                 last_eval = evaluate(model, eval_batches, info, autocast)
                 targets = [1 / t for t in model_cfg.ratio_targets]
-                log.write({"step": step, "val_bpb": last_eval.bits_per_base, "val_selected": last_eval.selected, "targets": targets},
-                          f"eval step {step} | val bpb {last_eval.bits_per_base:.4f} | selected "
-                          + ", ".join(f"s{i + 1} {s:.3f} (target {t:.3f})" for i, (s, t) in enumerate(zip(last_eval.selected, targets))))
+                record = {"step": step, "val_bpb": last_eval.bits_per_base, "val_selected": last_eval.selected, "targets": targets}
+                text = (f"eval step {step} | val bpb {last_eval.bits_per_base:.4f} | selected "
+                        + ", ".join(f"s{i + 1} {s:.3f} (target {t:.3f})" for i, (s, t) in enumerate(zip(last_eval.selected, targets))))
+                if cfg.eval_diagnostics and info.is_main and model_cfg.n_stages > 0:
+                    # Diagnostics on rank 0's share of the validation windows (they are diagnostic,
+                    # not a reported metric, and need extra forward passes).
+                    diag = hierarchy_diagnostics(model, eval_batches, device, autocast)
+                    record["diagnostics"] = diag.to_dict()
+                    text += "\n  diagnostics: " + diag.summary()
+                log.write(record, text)
             stop_now = all_reduce_sum([float(stop.raised)], info)[0] > 0 or (stop_after is not None and step - start >= stop_after)
             if step % cfg.save_every == 0 or step == cfg.steps or stop_now:
                 checkpoint(step)
