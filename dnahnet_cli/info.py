@@ -65,3 +65,38 @@ def render_info(preset: str | None, model: Path | None) -> None:
         card = read_card(model)
         lines += card.summary_lines() if card is not None else ["  model card     none (train metadata only)"]
     typer.echo("\n".join(lines))
+
+
+def render_diagnostics(model: Path | None, fasta: list[Path], windows: int, annotation: Path | None, codon_bp: int) -> None:
+    """Hierarchy diagnostics of ``model`` (default: the embedded one) on ``fasta`` (text to stdout)."""
+    from dnahnet_core.annotation import read_annotation
+    from dnahnet_core.data.fasta import read_fasta
+    from dnahnet_core.diagnostics import genome_codon_phasing, validation_diagnostics
+    from dnahnet_core.errors import InputError
+    from dnahnet_core.scoring.model_io import open_model
+
+    loaded = open_model(model)
+    d = validation_diagnostics(loaded.model, [str(f) for f in fasta], windows=windows)
+    lines = [f"hierarchy diagnostics on {', '.join(str(f) for f in fasta)} ({d.n_scored:,} bases in {d.n_windows} windows of up to 8,192):",
+             f"  bits per base  {d.bits_per_base:.4f}"]
+    for g in d.gaps:
+        swap = f"{g.gap_swap:+.4f}" if g.gap_swap == g.gap_swap else "n/a (one window)"
+        lines.append(f"  stage {g.stage} gap    {g.gap_mean:+.4f} bits/base with its output replaced by its mean, "
+                     f"{swap} by another window's (0 = the stage carries nothing)")
+    lines.append(f"  inner network  {d.inner.varying_share:.3f} of its residual stream varies with position (rms {d.inner.rms:.2f})")
+    lines.append("  selected       " + ", ".join(f"stage {i + 1} {s:.3f}" for i, s in enumerate(d.selected)))
+    if annotation is not None and loaded.model.config.n_stages > 0:
+        record = next(read_fasta(fasta[0]))
+        genes = [(g.start0, g.end0, g.strand) for g in read_annotation(annotation).genes
+                 if g.n_parts == 1 and g.chrom == record.name and g.end0 <= codon_bp and g.strand in "+-"]
+        if not genes:
+            raise InputError(f"no single-interval CDS on {record.name!r} in the first {codon_bp:,} bases", path=str(annotation))
+        ph = genome_codon_phasing(loaded.model, record.ids[:codon_bp], genes)
+        lines.append(f"  codon phasing  stage-1 chunk starts at codon positions 1/2/3, genes read 5'->3' "
+                     f"(first {min(codon_bp, record.ids.size):,} bases of {record.name}); control: a rule that sees the last {ph.k} bases only")
+        for st in ph.strands:
+            obs = " / ".join(f"{100 * x:.1f}" for x in st.observed)
+            ctl = " / ".join(f"{100 * x:.1f}" for x in st.control)
+            exc = " / ".join(f"{100 * x:+.1f}" for x in st.excess)
+            lines.append(f"    strand {st.strand} ({st.genes} genes): observed {obs} %, control {ctl} %, excess {exc} points")
+    typer.echo("\n".join(lines))

@@ -43,17 +43,25 @@ def main(
 def info(
     preset: Optional[str] = typer.Option(None, "--preset", "-p", help="Describe a named preset (tiny, small, dnahnet-20m, ...)."),
     model: Optional[Path] = typer.Option(None, "--model", "-m", help="Describe a checkpoint (.safetensors) and its model card. Default: the embedded model."),
+    eval_fasta: Optional[list[Path]] = typer.Option(None, "--eval", help="FASTA file(s) to run the hierarchy diagnostics on: bits per base, the gap of each chunking stage (its output replaced by its mean or another window's), the inner network's varying share. Repeat for several."),
+    eval_windows: int = typer.Option(16, "--eval-windows", min=2, help="Windows of 8,192 nt for --eval, spread evenly over the FASTA."),
+    annotation: Optional[Path] = typer.Option(None, "--annotation", "-a", help="With --eval: GFF3/GenBank genes of the first --eval FASTA: stage-1 codon phasing per strand against a frame-free control."),
+    codon_bp: int = typer.Option(300_000, "--codon-bp", min=1, help="With --annotation: bases of the first record to route (both strands)."),
 ) -> None:
     """Show the version, the compute backends, and a model's layout, parameters per stage and model card.
 
     With no option it describes the embedded default model that every scoring command uses: its
     training genomes, compute, validation bits per base against a Markov baseline, and selection rates.
 
+    With --eval, it also tells whether the hierarchy carries the prediction (design §1.5a).
+
     Example: dnahnet info --preset small
     """
-    from .info import render_info
+    from .info import render_diagnostics, render_info
 
     render_info(preset=preset, model=model)
+    if eval_fasta:
+        render_diagnostics(model, eval_fasta, eval_windows, annotation, codon_bp)
 
 
 from .train_cmd import train_command  # noqa: E402

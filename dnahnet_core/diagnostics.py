@@ -19,7 +19,6 @@ Used by training evaluation (``metrics.jsonl``), ``dnahnet info --eval`` and
 from __future__ import annotations
 
 import contextlib
-import itertools
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Iterator, Sequence
@@ -82,6 +81,7 @@ class HierarchyDiagnostics:
     gaps: list[StageGap]
     inner: InnerHealth
     selected: list[float] = field(default_factory=list)  # realised selection per stage
+    n_windows: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -145,7 +145,7 @@ def hierarchy_diagnostics(
     n_stages = model.config.n_stages
     nll = {("none", 0): 0.0, **{(k, s): 0.0 for k in ("mean", "swap") for s in range(1, n_stages + 1)}}
     swap_ok = True
-    scored = 0
+    scored = n_windows = 0
     sq, sq_var, count = 0.0, 0.0, 0
     chosen, positions = [0.0] * n_stages, [0.0] * n_stages
     captured: dict[str, torch.Tensor] = {}
@@ -154,6 +154,7 @@ def hierarchy_diagnostics(
     try:
         for batch in batches:
             batch = batch.to(device)
+            n_windows += batch.ids.size(0)
             with autocast:
                 out = model(batch.ids, lengths=batch.lengths)
             loss = lm_loss(out, batch.ids)
@@ -195,7 +196,7 @@ def hierarchy_diagnostics(
     return HierarchyDiagnostics(
         bits_per_base=base, n_scored=scored, gaps=gaps,
         inner=InnerHealth(rms=rms, varying_rms=varying, varying_share=varying / rms if rms > 0 else 0.0),
-        selected=[c / max(p, 1) for c, p in zip(chosen, positions)],
+        selected=[c / max(p, 1) for c, p in zip(chosen, positions)], n_windows=n_windows,
     )
 
 
@@ -308,7 +309,41 @@ def codon_phasing(
     return CodonPhasing(k=k, genome_rate=genome_rate, strands=strands)
 
 
-def chunked(items: Iterable[Any], n: int) -> Iterator[list[Any]]:
-    it = iter(items)
-    while block := list(itertools.islice(it, n)):
-        yield block
+def genome_codon_phasing(
+    model: DnaHNet,
+    ids: np.ndarray,
+    genes: Sequence[tuple[int, int, str]],
+    device: torch.device | str = "cpu",
+    context: int = 8192,
+    batch_size: int = 4,
+    k: int = 3,
+) -> CodonPhasing:
+    """:func:`codon_phasing` with the stage-1 boundaries computed here, as ``dnahnet boundaries``
+    computes them (windows of ``context``, stride ``context // 2``), on both readings of ``ids``."""
+    from .data.fasta import FastaRecord
+    from .scoring.boundaries import record_boundaries
+    from .scoring.engine import LikelihoodEngine
+    from .vocab import reverse_complement_ids
+
+    engine = LikelihoodEngine(model, device if isinstance(device, torch.device) else torch.device(device), batch_size=batch_size)
+    fwd = record_boundaries(FastaRecord("forward", "", ids), engine, context)
+    rev = record_boundaries(FastaRecord("reverse", "", reverse_complement_ids(ids)), engine, context)
+    return codon_phasing(ids, fwd.s1_mask, rev.s1_mask, genes, k=k)
+
+
+def validation_diagnostics(
+    model: DnaHNet,
+    files: Sequence[str],
+    windows: int = 16,
+    seq_len: int = 8192,
+    batch_size: int = 2,
+    device: torch.device | str = "cpu",
+) -> HierarchyDiagnostics:
+    """:func:`hierarchy_diagnostics` over ``windows`` windows of ``seq_len`` spread evenly over the
+    FASTA ``files`` (the same tiling as training evaluation)."""
+    from .data.cache import TokenStore
+    from .data.windows import EvalWindows
+
+    store = TokenStore.from_files(files)
+    batches = EvalWindows(store, seq_len, batch_size=batch_size, max_windows=windows)
+    return hierarchy_diagnostics(model, batches, device)

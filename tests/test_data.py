@@ -468,3 +468,31 @@ def test_split_files_deterministic_by_whole_file(tmp_path: Path) -> None:
     assert split_files(files, 0.0, seed=0).val == []
     with pytest.raises(ValueError):
         split_files(files, 1.0, seed=0)
+
+
+def test_species_power_balances_windows_across_species(tmp_path, lambda_seq):
+    from dnahnet_core.data.windows import species_key
+
+    # Two strains of one species (48.5 kb each) and one small genome of another (6 kb).
+    files = []
+    for name, seq in (("Escherichia_phage_A.fa", lambda_seq), ("Escherichia_phage_B.fa", lambda_seq[::-1]),
+                      ("Other_thing_C.fa", lambda_seq[:6000])):
+        (tmp_path / name).write_text(f">{name[:-3]}\n{seq}\n")
+        files.append(tmp_path / name)
+    assert species_key(files[0]) == species_key(files[1]) == "escherichia_phage" != species_key(files[2])
+    store = TokenStore.from_files(files)
+
+    def share_of_small(power: float) -> float:
+        sampler = WindowSampler(store, 512, seed=3, species_power=power)
+        records = np.concatenate([sampler.plan(step, 64).record for step in range(60)])
+        return float(np.mean(records == 2))
+
+    assert share_of_small(1.0) == pytest.approx(6000 / (2 * 48502 + 6000), abs=0.02)  # length-proportional
+    assert share_of_small(0.0) == pytest.approx(0.5, abs=0.03)  # every species alike
+    w = np.array([2 * 48502, 6000]) ** 0.5
+    assert share_of_small(0.5) == pytest.approx(w[1] / w.sum(), abs=0.03)
+    # power 1 is the plain draw: the same batches as a sampler built without the option.
+    assert torch.equal(WindowSampler(store, 512, seed=3, species_power=1.0).batch(4, 8).ids,
+                       WindowSampler(store, 512, seed=3).batch(4, 8).ids)
+    plan = WindowSampler(store, 512, seed=3, species_power=0.0).plan(0, 256)
+    assert (plan.start >= 0).all() and (plan.start + plan.length <= store.lengths[plan.record]).all()
