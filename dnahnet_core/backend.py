@@ -48,22 +48,34 @@ class Backend:
     def use_fused(self, t: torch.Tensor) -> bool:
         return t.is_cuda and (self.name == "fused" or (self.name == "auto" and fused_available()))
 
-    def ssd_scan(self, x, dt, A, B, C, chunk_size: int) -> torch.Tensor:
-        """Mamba-2 scan: x (b,l,h,p), dt (b,l,h) post-softplus, A (h,) < 0, B/C (b,l,g,n)."""
+    def ssd_scan(self, x, dt, A, B, C, chunk_size: int, initial_state=None, return_final_state: bool = False):
+        """Mamba-2 scan: x (b,l,h,p), dt (b,l,h) post-softplus, A (h,) < 0, B/C (b,l,g,n).
+        With ``return_final_state``: (y, state (b,h,p,n)); ``initial_state`` continues a state."""
         if self.use_fused(x):
-            return _fused_scan()(x.contiguous(), dt.contiguous(), A, B.contiguous(), C.contiguous(), chunk_size)
-        return ssd_scan_torch(x, dt, A, B, C, chunk_size)
+            return _fused_scan()(x.contiguous(), dt.contiguous(), A, B.contiguous(), C.contiguous(), chunk_size,
+                                 initial_states=initial_state, return_final_states=return_final_state)
+        return ssd_scan_torch(x, dt, A, B, C, chunk_size, initial_state, return_final_state)
 
-    def ema(self, z: torch.Tensor, p: torch.Tensor, chunk_size: int) -> torch.Tensor:
-        """Dechunk smoothing out_k = p_k z_k + (1-p_k) out_{k-1}; z (b,k,d) fp32, p (b,k)."""
+    def ema(self, z: torch.Tensor, p: torch.Tensor, chunk_size: int, initial=None, return_final: bool = False):
+        """Dechunk smoothing out_k = p_k z_k + (1-p_k) out_{k-1}; z (b,k,d) fp32, p (b,k) in [0, 1).
+        ``initial`` (b,d) is out_{-1}; with ``return_final``: (out, last value (b,d))."""
         if self.use_fused(z):
             # As the H-Net code does: decay exp(dt*A) = 1-p with dt = -log(1-p), A = -1, and
-            # input dt * (z/dt) * B = p z with B = p, C = 1, one head of width d.
+            # input dt * (z/dt) * B = p z with B = p, C = 1, one head of width d; p = 0 is padding.
+            b, k, d = z.shape
             dt = -torch.log1p(-p)
-            x = (z / dt.unsqueeze(-1)).unsqueeze(2)  # (b,k,1,d)
+            x = torch.where(dt.unsqueeze(-1) > 0, z / dt.clamp(min=1e-30).unsqueeze(-1), torch.zeros_like(z)).unsqueeze(2)
             A = -torch.ones(1, device=z.device, dtype=torch.float32)
-            Bm = p.view(*p.shape, 1, 1).to(z.dtype)
+            Bm = p.view(b, k, 1, 1).to(z.dtype)
             Cm = torch.ones_like(Bm)
-            y = _fused_scan()(x.contiguous(), dt.unsqueeze(-1).contiguous(), A, Bm, Cm, chunk_size)
-            return y.squeeze(2).to(z.dtype)
-        return ema_torch(z, p, chunk_size).to(z.dtype)
+            init = initial.view(b, 1, d, 1).float() if initial is not None else None
+            out = _fused_scan()(x.contiguous(), dt.unsqueeze(-1).contiguous(), A, Bm, Cm, chunk_size,
+                                initial_states=init, return_final_states=return_final)
+            if return_final:
+                y, final = out
+                return y.squeeze(2).to(z.dtype), final.view(b, d)
+            return out.squeeze(2).to(z.dtype)
+        if return_final:
+            y, final = ema_torch(z, p, chunk_size, initial, True)
+            return y.to(z.dtype), final
+        return ema_torch(z, p, chunk_size, initial).to(z.dtype)

@@ -20,6 +20,10 @@ case $name in
   balanced)      args=(--preset small "${short[@]}" --init hnet --species-power 0.5) ;;
   flat_lr)       args=(--preset small "${short[@]}" --init hnet --species-power 0.5 --stage-lr 1,1,1) ;;
   slim_outer)    args=(--config benchmarks/screen/slim_outer.json "${short[@]}" --init hnet --species-power 0.5) ;;
+  inner_lr)      args=(--preset small "${short[@]}" --init hnet --species-power 0.5 --stage-lr 1,1.5,2) ;;
+  # Stage 0 sees only its last 32 nt (windowed attention): everything longer-range must come
+  # through the chunking stages.
+  local_outer)   args=(--config benchmarks/screen/local_outer.json "${short[@]}" --init hnet --species-power 0.5) ;;
   one_stage)     args=(--config benchmarks/screen/one_stage.json "${short[@]}" --init hnet --species-power 0.5) ;;
   *) echo "unknown run $name" >&2; exit 2 ;;
 esac

@@ -13,6 +13,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..backend import Backend
+from ..model.state import MambaState, put, take
+from ..ops.ssd import ssd_step_torch
 from .norm import GatedRMSNorm
 
 
@@ -65,3 +67,53 @@ class Mamba2(nn.Module):
         y = y + x.float() * self.D.float()[:, None]
         y = self.norm(y.reshape(b, l, self.d_inner), z)
         return self.out_proj(y)  # autocast (CUDA) casts to bf16 here; CPU stays fp32
+
+    # ---- incremental inference (design §1.5b) ----------------------------------------------------
+    def allocate(self, batch: int, device: torch.device) -> MambaState:
+        conv_dim, width = self.conv1d.weight.shape[0], self.conv1d.weight.shape[-1]
+        return MambaState(conv=torch.zeros(batch, conv_dim, width - 1, device=device),
+                          ssm=torch.zeros(batch, self.nheads, self.headdim, self.d_state, device=device))
+
+    def prefill(self, u: torch.Tensor, state: MambaState, lengths: torch.Tensor) -> torch.Tensor:
+        """u (b, l, d): each row's next ``lengths`` positions (right-padded), continuing ``state``,
+        which is left at each row's last real position (padding has dt = 0: no decay, no input)."""
+        b, l, _ = u.shape
+        z, xBC, dt = torch.split(self.in_proj(u), [self.d_inner, self.d_inner + 2 * self.d_state, self.nheads], dim=-1)
+        width = self.conv1d.weight.shape[-1]
+        full = torch.cat([state.conv.to(xBC.dtype), xBC.transpose(1, 2)], dim=-1)  # (b, conv_dim, width-1 + l)
+        conv = F.conv1d(full, self.conv1d.weight, self.conv1d.bias, groups=full.size(1))  # (b, conv_dim, l)
+        idx = (lengths[:, None] + torch.arange(width - 1, device=u.device))[:, None, :].expand(-1, full.size(1), -1)
+        state.conv = full.gather(-1, idx).float()  # the inputs up to each row's last real position
+        xBC = F.silu(conv.transpose(1, 2))
+        x, B, C = torch.split(xBC, [self.d_inner, self.d_state, self.d_state], dim=-1)
+        real = torch.arange(l, device=u.device)[None, :] < lengths[:, None]
+        dt = F.softplus(dt.float() + self.dt_bias.float()) * real[..., None]  # (b, l, nheads)
+        A = -torch.exp(self.A_log.float())
+        x = x.reshape(b, l, self.nheads, self.headdim)
+        y, state.ssm = self.backend.ssd_scan(x, dt, A, B.unsqueeze(2), C.unsqueeze(2), self.chunk_size,
+                                             initial_state=state.ssm, return_final_state=True)
+        y = y + x.float() * self.D.float()[:, None]
+        y = self.norm(y.reshape(b, l, self.d_inner), z)
+        return self.out_proj(y)
+
+    def step(self, u: torch.Tensor, state: MambaState, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """u (n, d): one new position for each of the state rows ``rows`` (all when None) -> (n, d)."""
+        n = u.size(0)
+        z, xBC, dt = torch.split(self.in_proj(u), [self.d_inner, self.d_inner + 2 * self.d_state, self.nheads], dim=-1)
+        window = torch.cat([take(state.conv, rows).to(xBC.dtype), xBC[:, :, None]], dim=-1)  # (n, conv_dim, width)
+        if rows is None:
+            state.conv = window[:, :, 1:].float()
+        else:
+            put(state.conv, rows, window[:, :, 1:])
+        conv = torch.einsum("ncw,cw->nc", window, self.conv1d.weight[:, 0, :]) + self.conv1d.bias
+        x, B, C = torch.split(F.silu(conv), [self.d_inner, self.d_state, self.d_state], dim=-1)
+        dt = F.softplus(dt.float() + self.dt_bias.float())  # (n, nheads)
+        A = -torch.exp(self.A_log.float())
+        x = x.reshape(n, self.nheads, self.headdim)
+        y, new = ssd_step_torch(take(state.ssm, rows), x, dt, A, B, C)
+        if rows is None:
+            state.ssm = new
+        else:
+            put(state.ssm, rows, new)
+        y = y + x.float() * self.D.float()[:, None]
+        return self.out_proj(self.norm(y.reshape(n, self.d_inner), z))

@@ -7,6 +7,7 @@ import torch.nn as nn
 
 from ..backend import Backend
 from ..config import ModelConfig, parse_stack
+from ..model.state import StackState
 from .attention import CausalSelfAttention
 from .mamba2 import Mamba2
 from .mlp import SwiGLU
@@ -28,6 +29,15 @@ class Block(nn.Module):
         if self.mlp is not None:
             x = x + self.mlp(self.norm2(x)).float()
         return x
+
+    def _mlp(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.mlp(self.norm2(x)).float() if self.mlp is not None else x
+
+    def prefill(self, x: torch.Tensor, state, lengths: torch.Tensor) -> torch.Tensor:
+        return self._mlp(x + self.mixer.prefill(self.norm1(x), state, lengths).float())
+
+    def step(self, x: torch.Tensor, state, rows: torch.Tensor | None) -> torch.Tensor:
+        return self._mlp(x + self.mixer.step(self.norm1(x), state, rows).float())
 
 
 class Stack(nn.Module):
@@ -59,4 +69,22 @@ class Stack(nn.Module):
         x = x.float()
         for layer in self.layers:
             x = layer(x)
+        return self.norm(x)
+
+    # ---- incremental inference (design §1.5b) ----------------------------------------------------
+    def allocate(self, batch: int, device: torch.device) -> StackState:
+        return StackState(layers=[layer.mixer.allocate(batch, device) for layer in self.layers])
+
+    def prefill(self, x: torch.Tensor, state: StackState, lengths: torch.Tensor) -> torch.Tensor:
+        """x (b, l, d) continuing ``state`` for each row's ``lengths`` real positions -> (b, l, d)."""
+        x = x.float()
+        for layer, st in zip(self.layers, state.layers):
+            x = layer.prefill(x, st, lengths)
+        return self.norm(x)
+
+    def step(self, x: torch.Tensor, state: StackState, rows: torch.Tensor | None) -> torch.Tensor:
+        """x (n, d): one position for the state rows ``rows`` -> (n, d)."""
+        x = x.float()
+        for layer, st in zip(self.layers, state.layers):
+            x = layer.step(x, st, rows)
         return self.norm(x)

@@ -9,8 +9,9 @@ import torch.nn as nn
 
 from ..backend import Backend
 from ..config import ModelConfig
-from .hnet import HNetStage
+from .hnet import HNetStage, StepDecisions
 from .routing import RoutingInfo
+from .state import InferenceState
 
 
 @dataclass
@@ -18,6 +19,12 @@ class ModelOutput:
     logits: torch.Tensor  # (B, L, vocab) fp32; position t predicts token t+1
     routing: list[RoutingInfo]  # one entry per chunking stage, outer first
     mask: torch.Tensor  # (B, L) real positions
+
+
+@dataclass
+class StepOutput:
+    logits: torch.Tensor  # (B, vocab) fp32: the prediction of each row's next token
+    decisions: StepDecisions  # whether the stepped token starts a chunk, per stage
 
 
 def lengths_to_mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
@@ -63,6 +70,40 @@ class DnaHNet(nn.Module):
         out = self.backbone(x, mask)
         logits = self.lm_head(out.hidden).float()  # (B, L, vocab)
         return ModelOutput(logits=logits, routing=out.routing, mask=mask)
+
+    # ---- incremental inference (design §1.5b) ----------------------------------------------------
+    def allocate_state(self, batch_size: int, device: torch.device | str | None = None) -> InferenceState:
+        """An empty state: the next token of every row is its first (BOS, as in forward)."""
+        device = torch.device(device) if device is not None else self.embeddings.weight.device
+        return InferenceState(backbone=self.backbone.allocate(batch_size, device),
+                              position=torch.zeros(batch_size, dtype=torch.long, device=device))
+
+    def prefill(
+        self, ids: torch.Tensor, state: InferenceState | None = None, lengths: torch.Tensor | None = None
+    ) -> tuple[ModelOutput, InferenceState]:
+        """Run a block of tokens ids (B, L) in parallel, continuing ``state`` (a new state when None;
+        then ids start with BOS, as for forward). ``lengths`` (B,) real tokens per row (right
+        padding; 0 leaves a row as it is). Returns this block's output and the state after it,
+        which is ``state`` itself, updated in place."""
+        B, L = ids.shape
+        state = state if state is not None else self.allocate_state(B, ids.device)
+        lengths = lengths.to(ids.device) if lengths is not None else torch.full((B,), L, dtype=torch.long, device=ids.device)
+        mask = lengths_to_mask(lengths, L)
+        x = self.embeddings(ids).float()
+        out = self.backbone.prefill(x, state.backbone, lengths)
+        state.position = state.position + lengths
+        return ModelOutput(logits=self.lm_head(out.hidden).float(), routing=out.routing, mask=mask), state
+
+    def step(self, tokens: torch.Tensor, state: InferenceState, rows: torch.Tensor | None = None) -> tuple[StepOutput, InferenceState]:
+        """Advance one token per row: tokens (n,) for the state rows ``rows`` (default: all rows, in
+        order). Returns the next-token logits and each stage's boundary decision for this token."""
+        rows = rows.to(tokens.device) if rows is not None else None
+        hidden, decisions = self.backbone.step(self.embeddings(tokens).float(), state.backbone, rows)
+        if rows is None:
+            state.position += 1
+        else:
+            state.position[rows] += 1
+        return StepOutput(logits=self.lm_head(hidden).float(), decisions=decisions), state
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -10,13 +10,23 @@ import torch.nn as nn
 from ..backend import Backend
 from ..config import ModelConfig
 from ..layers.stack import Stack
-from .routing import Dechunk, RoutingInfo, RoutingModule, downsample
+from .routing import Dechunk, RoutingInfo, RoutingModule, downsample, straight_through
+from .state import StackState, StageState, put, take
 
 
 @dataclass
 class StageOutput:
     hidden: torch.Tensor  # (B, L, D_s) fp32
     routing: list[RoutingInfo]  # this stage's and every inner stage's, outer first
+
+
+@dataclass
+class StepDecisions:
+    """One step's boundary decisions at every chunking stage, outer first, for the n stepped rows.
+    A stage a row did not reach this step (its outer stage started no chunk) has p NaN, b False."""
+
+    prob: list[torch.Tensor]  # (n,) fp32
+    mask: list[torch.Tensor]  # (n,) bool
 
 
 class HNetStage(nn.Module):
@@ -59,3 +69,78 @@ class HNetStage(nn.Module):
         with torch.autocast(x.device.type, enabled=False):  # the residual path stays fp32
             y = y + self.residual_proj(h.float())
         return StageOutput(hidden=self.decoder(y), routing=[routing] + inner.routing)
+
+    # ---- incremental inference (design §1.5b) ----------------------------------------------------
+    def allocate(self, batch: int, device: torch.device) -> StageState | StackState:
+        if self.is_innermost:
+            return self.main.allocate(batch, device)
+        d = self.residual_proj.in_features
+        return StageState(
+            encoder=self.encoder.allocate(batch, device), decoder=self.decoder.allocate(batch, device),
+            inner=self.main.allocate(batch, device),
+            router_prev=torch.zeros(batch, d, device=device), started=torch.zeros(batch, dtype=torch.bool, device=device),
+            dechunk_last=torch.zeros(batch, d, device=device),
+        )
+
+    def _widen(self, x: torch.Tensor) -> torch.Tensor:
+        if self.pad_dimension is None:
+            return x
+        return torch.cat([x, self.pad_dimension.expand(*x.shape[:-1], -1)], dim=-1)
+
+    def prefill(self, x: torch.Tensor, state: StageState | StackState, lengths: torch.Tensor) -> StageOutput:
+        """x (B, L, D_s): each row's next ``lengths`` positions (right-padded), continuing ``state``
+        -> hidden (B, L, D_s) and this block's routing at every stage; ``state`` moves to each row's
+        last real position. From an empty state this is :meth:`forward`, up to float rounding."""
+        if self.is_innermost:
+            return StageOutput(hidden=self.main.prefill(x, state, lengths), routing=[])
+        mask = torch.arange(x.size(1), device=x.device)[None, :] < lengths[:, None]
+        h = self.encoder.prefill(x, state.encoder, lengths)  # (B, L, D_s)
+        routing = self.router.continue_probs(h, state.router_prev, state.started, mask)
+        chunks = downsample(h, routing)  # (B, L', D_s): the chunks that start inside this block
+        counts = chunks.mask.sum(1)
+        inner = self.main.prefill(self._widen(chunks.x), state.inner, counts)
+        z = inner.hidden[..., : h.size(-1)]
+        y, state.dechunk_last = self.dechunk(z, chunks, routing, last=state.dechunk_last)
+        with torch.autocast(x.device.type, enabled=False):
+            y = y + self.residual_proj(h.float())
+        last = (lengths - 1).clamp(min=0)
+        seen = lengths > 0
+        state.router_prev = torch.where(seen[:, None], h[torch.arange(h.size(0), device=h.device), last].float(), state.router_prev)
+        state.started = state.started | seen
+        return StageOutput(hidden=self.decoder.prefill(y, state.decoder, lengths), routing=[routing] + inner.routing)
+
+    def step(
+        self, x: torch.Tensor, state: StageState | StackState, rows: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, StepDecisions]:
+        """x (n, D_s): one new position for each of the state rows ``rows`` (all, in order, when
+        None) -> (hidden (n, D_s), decisions). The inner stage runs only for the rows whose position
+        starts a chunk."""
+        if self.is_innermost:
+            return self.main.step(x, state, rows), StepDecisions(prob=[], mask=[])
+        n = x.size(0)
+        h = self.encoder.step(x, state.encoder, rows)  # (n, D_s)
+        one = torch.ones(n, 1, dtype=torch.bool, device=x.device)
+        routing = self.router.continue_probs(h[:, None], take(state.router_prev, rows), take(state.started, rows), one)
+        p, b = routing.boundary_prob[:, 0], routing.boundary_mask[:, 0]
+        put(state.router_prev, rows, h.float())
+        put(state.started, rows, one[:, 0])
+        depth = self._depth()
+        probs = [p] + [torch.full((n,), float("nan"), device=x.device) for _ in range(depth - 1)]
+        masks = [b] + [torch.zeros(n, dtype=torch.bool, device=x.device) for _ in range(depth - 1)]
+        sel = b.nonzero().squeeze(1)
+        if sel.numel():
+            every = sel.numel() == n
+            sub = rows if every else (sel if rows is None else rows[sel])
+            z, inner = self.main.step(self._widen(h if every else h[sel]), state.inner, sub)
+            P = (p if every else p[sel]).clamp(1e-4, 1 - 1e-4)[:, None]
+            put(state.dechunk_last, sub, P * z[..., : h.size(-1)].float() + (1 - P) * take(state.dechunk_last, sub))
+            for s, (ip, im) in enumerate(zip(inner.prob, inner.mask), start=1):
+                probs[s][sel], masks[s][sel] = ip, im
+        up = take(state.dechunk_last, rows) * straight_through(routing)[:, :1]
+        with torch.autocast(x.device.type, enabled=False):
+            y = up + self.residual_proj(h.float())
+        return self.decoder.step(y, state.decoder, rows), StepDecisions(prob=probs, mask=masks)
+
+    def _depth(self) -> int:
+        """Chunking stages from this one inwards."""
+        return 0 if self.is_innermost else 1 + self.main._depth()

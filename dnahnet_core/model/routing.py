@@ -60,6 +60,17 @@ class RoutingModule(nn.Module):
             p = torch.cat([torch.ones_like(p[:, :1]), p], dim=1)  # (B, L)
         return RoutingInfo(boundary_prob=p, boundary_mask=(p > 0.5) & mask, mask=mask)
 
+    def continue_probs(self, x: torch.Tensor, prev: torch.Tensor, started: torch.Tensor, mask: torch.Tensor) -> RoutingInfo:
+        """Routing of a block x (B, L, D) that continues rows whose last encoder vector was ``prev``
+        (B, D); a row that has not ``started`` gets p = 1 at its first position, as in forward."""
+        with torch.autocast(x.device.type, enabled=False):
+            x = x.float()
+            before = torch.cat([prev.float()[:, None], x[:, :-1]], dim=1)  # (B, L, D): each position's predecessor
+            cos = F.cosine_similarity(self.q_proj(x), self.k_proj(before), dim=-1)  # (B, L)
+            p = ((1 - cos) / 2).clamp(0.0, 1.0)
+            p[:, 0] = torch.where(started, p[:, 0], torch.ones_like(p[:, 0]))
+        return RoutingInfo(boundary_prob=p, boundary_mask=(p > 0.5) & mask, mask=mask)
+
 
 def downsample(x: torch.Tensor, routing: RoutingInfo) -> Chunks:
     """Keep the rows that start a chunk, in order: (B, L, D) -> (B, L', D), L' = max chunk count."""
@@ -73,22 +84,41 @@ def downsample(x: torch.Tensor, routing: RoutingInfo) -> Chunks:
     return Chunks(x=kept, mask=mask, prob=torch.gather(routing.boundary_prob, 1, order))
 
 
-def dechunk(z: torch.Tensor, chunks: Chunks, routing: RoutingInfo, backend: Backend, chunk_size: int) -> torch.Tensor:
+def straight_through(routing: RoutingInfo) -> torch.Tensor:
+    """STE(c_t) (B, L): 1 in the forward pass (up to rounding), gradient to the confidence c_t."""
+    p, b = routing.boundary_prob, routing.boundary_mask
+    confidence = torch.where(b, p, 1 - p)
+    return confidence + (1 - confidence).detach()
+
+
+def dechunk(
+    z: torch.Tensor,
+    chunks: Chunks,
+    routing: RoutingInfo,
+    backend: Backend,
+    chunk_size: int,
+    last: torch.Tensor | None = None,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Smooth the chunk outputs, spread them back over positions and apply the STE confidence.
 
-    z (B, L', D) -> (B, L, D), fp32.
+    z (B, L', D) -> (B, L, D), fp32. With ``last`` (B, D), the block continues a state: smoothing
+    starts from it, positions before the block's first chunk read it, padding chunks leave it
+    unchanged, and (output, new last value) is returned.
     """
     with torch.autocast(z.device.type, enabled=False):
         P = chunks.prob.float().clamp(1e-4, 1 - 1e-4)
-        smoothed = backend.ema(z.float(), P, chunk_size)  # z̄_k = P_k ẑ_k + (1 - P_k) z̄_{k-1}
-        # Position t reads the latest chunk that started at or before t.
-        idx = (torch.cumsum(routing.boundary_mask.long(), dim=1) - 1).clamp(min=0)  # (B, L)
+        if last is None:
+            smoothed = backend.ema(z.float(), P, chunk_size)  # z̄_k = P_k ẑ_k + (1 - P_k) z̄_{k-1}
+            # Position t reads the latest chunk that started at or before t.
+            idx = (torch.cumsum(routing.boundary_mask.long(), dim=1) - 1).clamp(min=0)  # (B, L)
+        else:
+            P = torch.where(chunks.mask, P, torch.zeros_like(P))  # padding: decay 1, no input
+            smoothed, new_last = backend.ema(z.float(), P, chunk_size, initial=last.float(), return_final=True)
+            smoothed = torch.cat([last.float()[:, None], smoothed], dim=1)  # index 0: the chunk before the block
+            idx = torch.cumsum(routing.boundary_mask.long(), dim=1)
         up = torch.gather(smoothed, 1, idx.unsqueeze(-1).expand(-1, -1, smoothed.size(-1)))
-        p, b = routing.boundary_prob, routing.boundary_mask
-        confidence = torch.where(b, p, 1 - p)
-        # Straight-through: exactly 1 in the forward pass, gradient flows to the confidence.
-        ste = confidence + (1 - confidence).detach()
-        return up * ste.unsqueeze(-1)
+        out = up * straight_through(routing).unsqueeze(-1)
+        return out if last is None else (out, new_last)
 
 
 class Dechunk(nn.Module):
@@ -100,5 +130,5 @@ class Dechunk(nn.Module):
         self.backend = backend
         self.chunk_size = chunk_size
 
-    def forward(self, z: torch.Tensor, chunks: Chunks, routing: RoutingInfo) -> torch.Tensor:
-        return dechunk(z, chunks, routing, self.backend, self.chunk_size)
+    def forward(self, z: torch.Tensor, chunks: Chunks, routing: RoutingInfo, last: torch.Tensor | None = None):
+        return dechunk(z, chunks, routing, self.backend, self.chunk_size, last)

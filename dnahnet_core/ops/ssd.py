@@ -37,8 +37,14 @@ def ssd_chunked(
     C: torch.Tensor,
     chunk_size: int,
     initial_state: torch.Tensor | None = None,
-) -> torch.Tensor:
+    return_final_state: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Chunked scan. X (b,l,h,p), log_decay (b,l,h), B/C (b,l,g,n) -> Y (b,l,h,p).
+
+    ``initial_state`` (b,h,p,n) is the state entering position 0 (zeros when None); with
+    ``return_final_state`` the state after position l-1 is returned too, as (Y, state (b,h,p,n)).
+    Positions with log_decay 0 and X 0 leave the state as it is, which is how callers keep padding
+    out of a final state.
 
     Works in the promoted dtype of the inputs (float32 for float32/bf16, float64 in tests). Heads are
     handled as (g groups) x (r heads per group) so B and C are shared, never copied, across a group.
@@ -82,7 +88,10 @@ def ssd_chunked(
     # 4. Contribution of the entering state to every position of the chunk.
     from_start = torch.exp(a_cum).permute(0, 1, 4, 2, 3).unsqueeze(-1)  # (b,c,Q,g,r,1)
     y = y + torch.einsum("bclgn,bcgrpn->bclgrp", C, prev) * from_start
-    return y.reshape(b, c * Q, h, p)[:, :l]
+    y = y.reshape(b, c * Q, h, p)[:, :l]
+    if return_final_state:
+        return y, state.reshape(b, h, p, n)  # the chunk padding left it unchanged
+    return y
 
 
 def ssd_scan_torch(
@@ -92,25 +101,47 @@ def ssd_scan_torch(
     B: torch.Tensor,
     C: torch.Tensor,
     chunk_size: int,
-) -> torch.Tensor:
+    initial_state: torch.Tensor | None = None,
+    return_final_state: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Mamba-2 discretised scan, same argument convention as mamba_ssm's
     ``mamba_chunk_scan_combined`` (dt already passed through softplus, A < 0 per head):
-    decay exp(dt*A), input dt*x. x (b,l,h,p), dt (b,l,h), A (h,), B/C (b,l,g,n) -> (b,l,h,p)."""
+    decay exp(dt*A), input dt*x. x (b,l,h,p), dt (b,l,h), A (h,), B/C (b,l,g,n) -> (b,l,h,p).
+    States (b,h,p,n) as in :func:`ssd_chunked`; dt = 0 at a position leaves the state unchanged."""
     dtype = torch.promote_types(x.dtype, torch.float32)
     dt = dt.to(dtype)
-    return ssd_chunked(x.to(dtype) * dt.unsqueeze(-1), dt * A.to(dtype), B, C, chunk_size)
+    return ssd_chunked(x.to(dtype) * dt.unsqueeze(-1), dt * A.to(dtype), B, C, chunk_size, initial_state, return_final_state)
 
 
-def ema_torch(z: torch.Tensor, p: torch.Tensor, chunk_size: int) -> torch.Tensor:
+def ssd_step_torch(
+    state: torch.Tensor, x: torch.Tensor, dt: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One position of the same recurrence: state (b,h,p,n) fp32, x (b,h,p), dt (b,h) post-softplus,
+    A (h,), B/C (b,n) (one group) -> (y (b,h,p), new state)."""
+    dtype = state.dtype
+    dt = dt.to(dtype)
+    decay = torch.exp(dt * A.to(dtype))  # (b,h)
+    state = state * decay[:, :, None, None] + (dt[:, :, None] * x.to(dtype))[..., None] * B.to(dtype)[:, None, None, :]
+    return torch.matmul(state, C.to(dtype)[:, None, :, None]).squeeze(-1), state
+
+
+def ema_torch(
+    z: torch.Tensor, p: torch.Tensor, chunk_size: int, initial: torch.Tensor | None = None, return_final: bool = False
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Smoothing recurrence of the dechunk step: out_k = p_k z_k + (1 - p_k) out_{k-1}.
 
-    z (b, k, d), p (b, k) in (0, 1). Evaluated as a one-head SSD scan with decay log(1 - p),
+    z (b, k, d), p (b, k) in [0, 1). Evaluated as a one-head SSD scan with decay log(1 - p),
     input p z and a state of size 1, so long sequences never underflow a running product.
+    ``initial`` (b, d) is out_{-1} (zeros when None); with ``return_final`` the last value (b, d)
+    is returned too. p = 0 leaves the value unchanged (padding).
     """
     b, k, d = z.shape
     dtype = torch.promote_types(z.dtype, torch.float32)
     p = p.to(dtype)
     X = (z.to(dtype) * p.unsqueeze(-1)).view(b, k, 1, d)
     ones = torch.ones(b, k, 1, 1, dtype=dtype, device=z.device)
-    y = ssd_chunked(X, torch.log1p(-p).unsqueeze(-1), ones, ones, chunk_size)
+    init = initial.to(dtype).view(b, 1, d, 1) if initial is not None else None
+    y, final = ssd_chunked(X, torch.log1p(-p).unsqueeze(-1), ones, ones, chunk_size, init, True)
+    if return_final:
+        return y.view(b, k, d), final.view(b, d)
     return y.view(b, k, d)
