@@ -77,6 +77,8 @@ from .vcf_cmd import score_vcf_command  # noqa: E402
 app.command("score-vcf")(score_vcf_command)
 from .boundaries_cmd import boundaries_command  # noqa: E402
 app.command("boundaries")(boundaries_command)
+from .generate_cmd import generate_command  # noqa: E402
+app.command("generate")(generate_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

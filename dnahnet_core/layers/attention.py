@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from ..model.state import KVCache
+from ..model.state import KVCache, put, take
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -99,24 +99,29 @@ class CausalSelfAttention(nn.Module):
         """x (n, d): one new position for each of the cache rows ``rows`` (all when None) -> (n, d)."""
         n, d = x.shape
         dev = x.device
-        rows = torch.arange(n, device=dev) if rows is None else rows
         qkv = self.Wqkv(x).view(n, 1, 3, self.num_heads, d // self.num_heads)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (n, heads, 1, dh)
-        past = cache.length[rows]  # (n,)
+        past = take(cache.length, rows)  # (n,)
         q, k = rotary(q, self.rope_base, past[:, None]), rotary(k, self.rope_base, past[:, None])
-        cache.ensure_capacity(int(past.max()) + 1)
+        hi, lo = int(past.max()), int(past.min())
+        cache.ensure_capacity(hi + 1)
         if cache.k.dtype != k.dtype:
             cache.k, cache.v = cache.k.to(k.dtype), cache.v.to(v.dtype)
-        cache.k[rows, :, past] = k[:, :, 0]
-        cache.v[rows, :, past] = v[:, :, 0]
-        cache.length[rows] = past + 1
-        T = int(past.max()) + 1
-        key_pos = torch.arange(T, device=dev)
-        if bool((past == past[0]).all()) and not self.window:
-            y = F.scaled_dot_product_attention(q, cache.k[rows, :, :T], cache.v[rows, :, :T])  # every key is visible
+        at = torch.arange(n, device=dev) if rows is None else rows
+        cache.k[at, :, past] = k[:, :, 0]
+        cache.v[at, :, past] = v[:, :, 0]
+        put(cache.length, rows, past + 1)
+        T = hi + 1
+        # Every row's keys up to T (a view when all rows step; a gather otherwise).
+        keys = cache.k[:, :, :T] if rows is None else cache.k[rows, :, :T]
+        values = cache.v[:, :, :T] if rows is None else cache.v[rows, :, :T]
+        first = max(0, lo + 1 - self.window) if self.window else 0
+        if hi == lo and (not self.window or first == max(0, hi + 1 - self.window)):
+            y = F.scaled_dot_product_attention(q, keys[:, :, first:], values[:, :, first:])  # every key visible
         else:
+            key_pos = torch.arange(T, device=dev)
             mask = key_pos[None, :] <= past[:, None]
             if self.window:
                 mask &= key_pos[None, :] > past[:, None] - self.window
-            y = F.scaled_dot_product_attention(q, cache.k[rows, :, :T], cache.v[rows, :, :T], attn_mask=mask[:, None, None])
+            y = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask[:, None, None])
         return self.out_proj(y.reshape(n, d))

@@ -14,8 +14,8 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(d))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.float()
-        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight.float()
+        # x * rsqrt(mean(x^2) + eps) * weight, as one ATen call (fewer dispatches per decoding step).
+        return F.rms_norm(x.float(), (x.size(-1),), self.weight.float(), self.eps)
 
 
 class GatedRMSNorm(RMSNorm):

@@ -120,8 +120,9 @@ def ssd_step_torch(
     A (h,), B/C (b,n) (one group) -> (y (b,h,p), new state)."""
     dtype = state.dtype
     dt = dt.to(dtype)
-    decay = torch.exp(dt * A.to(dtype))  # (b,h)
-    state = state * decay[:, :, None, None] + (dt[:, :, None] * x.to(dtype))[..., None] * B.to(dtype)[:, None, None, :]
+    decay = torch.exp(dt * A.to(dtype))[:, :, None, None]  # (b,h,1,1)
+    inp = (dt[:, :, None] * x.to(dtype))[..., None]  # (b,h,p,1)
+    state = torch.addcmul(state * decay, inp, B.to(dtype)[:, None, None, :])
     return torch.matmul(state, C.to(dtype)[:, None, :, None]).squeeze(-1), state
 
 
