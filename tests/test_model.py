@@ -169,3 +169,16 @@ def test_sliding_window_attention_is_causal_and_local():
     assert torch.equal(out[:, :5], ref[:, :5])  # causal
     assert not torch.equal(out[:, 5:13], ref[:, 5:13])  # inside the window
     assert torch.equal(out[:, 13:], ref[:, 13:])  # beyond the 8-position window
+
+
+def test_very_short_inputs_run_at_every_stage():
+    """BOS alone, or one nucleotide: every stage may see a single position (its routing then has
+    just the forced first boundary)."""
+    torch.manual_seed(0)
+    model = DnaHNet(ModelConfig.preset("tiny")).eval()
+    for seq in ("", "A", "AC", "ACG"):
+        ids = encode(seq).unsqueeze(0)
+        with torch.no_grad():
+            out = model(ids)
+        assert out.logits.shape == (1, len(seq) + 1, VOCAB_SIZE) and torch.isfinite(out.logits).all()
+        assert all(bool(r.boundary_mask[0, 0]) for r in out.routing)

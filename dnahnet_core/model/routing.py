@@ -57,7 +57,8 @@ class RoutingModule(nn.Module):
             cos = F.cosine_similarity(self.q_proj(x[:, 1:]), self.k_proj(x[:, :-1]), dim=-1)  # (B, L-1)
             p = ((1 - cos) / 2).clamp(0.0, 1.0)
             # The first position of every sequence always starts a chunk.
-            p = torch.cat([torch.ones_like(p[:, :1]), p], dim=1)  # (B, L)
+            # (built from a fresh column: p[:, :1] is empty when a stage sees a single position)
+            p = torch.cat([p.new_ones(p.size(0), 1), p], dim=1)  # (B, L)
         return RoutingInfo(boundary_prob=p, boundary_mask=(p > 0.5) & mask, mask=mask)
 
     def continue_probs(self, x: torch.Tensor, prev: torch.Tensor, started: torch.Tensor, mask: torch.Tensor) -> RoutingInfo:
