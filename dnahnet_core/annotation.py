@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import warnings
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -244,11 +245,21 @@ def _parse_genbank(text: str, where: str) -> Annotation:
     sequences: dict[str, np.ndarray] = {}
     topology: dict[str, str] = {}
     seen: set[str] = set()
+    from Bio import BiopythonParserWarning
+
     try:
-        records = list(SeqIO.parse(io.StringIO(text), "genbank"))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", BiopythonParserWarning)
+            records = list(SeqIO.parse(io.StringIO(text), "genbank"))
     except Exception as err:  # Biopython raises ValueError and friends with a useful message
         msg = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise InputError(f"not a readable GenBank file ({msg})", path=where) from None
+    for w in caught:
+        # A sequence shorter or longer than the LOCUS line says, or cut off, is a damaged file:
+        # scoring it would silently use the wrong genome.
+        msg = str(w.message)
+        if "Expected sequence length" in msg or "Premature end of file" in msg:
+            raise InputError(f"damaged GenBank file: {msg.splitlines()[0]}", path=where)
     if not records:
         raise InputError("no GenBank records", path=where)
     for rec in records:

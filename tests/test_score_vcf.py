@@ -461,3 +461,19 @@ def test_malformed_record_names_file_line_and_field_in_a_subprocess(tmp_path, bo
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     assert "bad.vcf" in proc.stderr and "record 2" in proc.stderr and "line 4" in proc.stderr and field in proc.stderr
     assert not out.exists()
+
+
+def test_plain_gzip_vcf_is_read_and_a_cut_one_refused(tmp_path):
+    """htslib cannot seek in plain (non-BGZF) gzip; such a VCF is streamed and read all the same."""
+    import gzip
+
+    plain = tmp_path / "plain.vcf.gz"
+    plain.write_bytes(gzip.compress(VCF.read_bytes()))
+    out = tmp_path / "out.tsv"
+    result = _run([str(plain), "--reference", str(FASTA), "--model", _model(), "--window", "64", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "13 records" in result.stderr
+    cut = tmp_path / "cut.vcf.gz"
+    cut.write_bytes(plain.read_bytes()[:-40])
+    result = _run([str(cut), "--reference", str(FASTA), "--model", _model(), "--window", "64", "-o", str(out)])
+    _one_line_error(result, "cut.vcf.gz", "truncated gzip")

@@ -118,6 +118,49 @@ def locate_bad_record(path: Path, record_number: int) -> str:
     return ""
 
 
+def _is_plain_gzip(path: Path) -> bool:
+    """gzip but not BGZF: htslib cannot seek in it, so it is streamed through a pipe instead."""
+    with open(path, "rb") as f:
+        head = f.read(16)
+    return head[:2] == b"\x1f\x8b" and not (len(head) >= 16 and head[3] & 4 and head[12:14] == b"BC")
+
+
+class _GunzipPipe:
+    """Decompress a plain-gzip file in a thread into a pipe that htslib reads as plain text.
+
+    A corrupt or truncated gzip stream ends the pipe early; :meth:`check` then raises the error,
+    so a damaged file is never mistaken for a shorter complete one."""
+
+    def __init__(self, path: Path) -> None:
+        import threading
+
+        self.error: Exception | None = None
+        read_fd, self._write_fd = os.pipe()
+        self.reader = os.fdopen(read_fd, "rb")
+        self._thread = threading.Thread(target=self._pump, args=(path,), daemon=True)
+        self._thread.start()
+
+    def _pump(self, path: Path) -> None:
+        try:
+            with gzip.open(path, "rb") as src, os.fdopen(self._write_fd, "wb") as dst:
+                while block := src.read(1 << 20):
+                    dst.write(block)
+        except BrokenPipeError:  # the reader stopped early (an error of its own)
+            pass
+        except (OSError, EOFError, gzip.BadGzipFile) as err:
+            self.error = err
+
+    def check(self, where: str) -> None:
+        self._thread.join(timeout=60)
+        if self.error is not None:
+            raise InputError(f"corrupt or truncated gzip file ({self.error})", path=where)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.reader.close()
+        self._thread.join(timeout=5)
+
+
 def _quiet_htslib() -> None:
     """htslib prints its own [E::...] lines on stderr; our errors say it in one line instead."""
     import pysam
@@ -146,9 +189,13 @@ class VcfReader:
             raise InputError("empty file (expected a VCF with a ##fileformat header)", path=where)
         _check_bgzf_eof(self.path)
         _quiet_htslib()
+        self._pipe = _GunzipPipe(self.path) if _is_plain_gzip(self.path) else None
         try:
-            self.vcf = pysam.VariantFile(where)
-        except (OSError, ValueError) as err:
+            self.vcf = pysam.VariantFile(self._pipe.reader if self._pipe else where)
+        except (OSError, ValueError, NotImplementedError) as err:
+            if self._pipe is not None:
+                self._pipe.close()
+                self._pipe.check(where)
             text = str(err)
             if "without a header" in text or "not valid" in text or "could not" in text.lower() or "invalid file" in text:
                 raise InputError("not a VCF file (no ##fileformat=VCF header recognised)", path=where) from None
@@ -193,8 +240,12 @@ class VcfReader:
                 variant = Variant(chrom=rec.chrom, pos=int(rec.pos), id=rec.id, ref=rec.ref or "",
                                   alts=tuple(rec.alts or ()), number=self.n_records + 1)
             except StopIteration:
+                if self._pipe is not None:
+                    self._pipe.check(where)
                 return
             except Exception as err:  # htslib: OSError/ValueError, with no line or field in it
+                if self._pipe is not None:
+                    self._pipe.check(where)
                 after = f" (after record {self.n_records}, {last})" if last else ""
                 where_in_file = locate_bad_record(self.path, self.n_records + 1)
                 detail = where_in_file[2:] if where_in_file else f"malformed line or truncated/corrupt compressed file ({err})"
@@ -205,6 +256,8 @@ class VcfReader:
 
     def close(self) -> None:
         self.vcf.close()
+        if self._pipe is not None:
+            self._pipe.close()
 
 
 # ---- output -------------------------------------------------------------------------------------
