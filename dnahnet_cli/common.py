@@ -22,7 +22,11 @@ class Device(str, Enum):
 
 
 def command_line() -> str:
-    return "dnahnet " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    """The command as typed, less the flags that do not change the output (``--resume``), so that
+    a resumed run writes the same provenance as an uninterrupted one."""
+    from .resumable import NEUTRAL_FLAGS
+
+    return "dnahnet " + " ".join(shlex.quote(a) for a in sys.argv[1:] if a not in NEUTRAL_FLAGS)
 
 
 def check_output_path(path: Path | None) -> None:

@@ -67,6 +67,7 @@ def essentiality_command(
     labels: Optional[Path] = typer.Option(None, help="TSV/CSV with columns locus_tag and essential (0/1): print the AUROC of the scores on stderr."),
     device: Device = typer.Option(Device.auto, envvar="DNAHNET_DEVICE", help="auto, cpu or cuda."),
     batch_size: int = typer.Option(8, min=1, help="Windows per forward pass (also capped by a token budget)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run with the same inputs and options (needs -o): finished genes are kept, not recomputed; the result is the same file an uninterrupted run writes."),
 ) -> None:
     """Gene essentiality by in-silico knockout (dnaHNet publication protocol).
 
@@ -98,7 +99,11 @@ def essentiality_command(
     from dnahnet_core.scoring.model_io import open_model
     from dnahnet_core.scoring.parallel import drain, finish, init_ranks, ordered_map
 
-    from .common import check_output_path, command_line, output_stream, tsv_header
+    from dnahnet_core.scoring.essentiality import GeneScore
+
+    from .common import check_output_path, command_line, tsv_header
+    from .resumable import ResumableOutput, file_identity
+    from .score_cmd import _done_from_progress
 
     cfg = KnockoutConfig(window=window, offset=offset, cassette=cassette.upper(), circular=circular.value)
     check_output_path(output)
@@ -124,7 +129,12 @@ def essentiality_command(
     engine = LikelihoodEngine(loaded.model, dev, batch_size=batch_size)
     ranks = init_ranks(dev)
     genes = ann.genes
-    results = ordered_map(genes, lambda chunk: score_genes(chunk, genomes, ann.topology, engine, cfg),
+    key = {"command": "essentiality", "genome": file_identity(genome if genome not in (None, "-") else None),
+           "annotation": file_identity(annotation), "model": loaded.sha256, "window": cfg.window, "offset": cfg.offset,
+           "cassette": cfg.cassette, "circular": cfg.circular, "fraction": essential_fraction, "threshold": essential_threshold}
+    out = ResumableOutput(output, key, resume) if ranks.is_main and output is not None else None
+    done = out.done if out is not None else _done_from_progress(output, resume)
+    results = ordered_map(genes[done:], lambda chunk: score_genes(chunk, genomes, ann.topology, engine, cfg),
                           ranks, chunk=max(2, batch_size))
     if not ranks.is_main:
         drain(results, ranks)
@@ -149,30 +159,53 @@ def essentiality_command(
     }
     header = tsv_header(provenance) + "\t".join(COLUMNS) + "\n"
     streaming_final = essential_threshold is not None  # rows are final when written
-    rows = []
+    # Genes finished before an interruption, with full-precision values from the progress record.
+    rows = [GeneScore(gene, *values) for gene, values in zip(genes, out.extra.get("rows", []) if out else [])]
+    bar = tqdm(results, total=len(genes), initial=done, unit="gene", file=sys.stderr, disable=not sys.stderr.isatty())
+    completed = interrupted = False
     try:
-        if output is not None or streaming_final:
-            with output_stream(output) as out:
+        if out is not None:
+            if not done:
                 out.write(header)
-                for s in tqdm(results, total=len(genes), unit="gene", file=sys.stderr, disable=not sys.stderr.isatty()):
-                    if streaming_final:
-                        assign_essential([s], threshold=essential_threshold)
-                    rows.append(s)
-                    out.write(format_row(s))
-                    out.flush()
-        else:
-            rows = list(tqdm(results, total=len(genes), unit="gene", file=sys.stderr, disable=not sys.stderr.isatty()))
-    finally:
-        finish(ranks)
+                out.commit(0, {"rows": []})
+            for s in bar:
+                if streaming_final:
+                    assign_essential([s], threshold=essential_threshold)
+                rows.append(s)
+                out.write(format_row(s))
+                if len(rows) % 64 == 0:
+                    out.commit(len(rows), {"rows": [[r.status, r.wt_ll, r.ko_ll, r.score, r.essential] for r in rows]})
+            if streaming_final:
+                out.finish()
+            else:
+                assign_essential(rows, fraction=essential_fraction)
 
-    if not streaming_final:
-        assign_essential(rows, fraction=essential_fraction)
-        if output is None:
+                def with_essential(partial: Path, final: Path) -> None:
+                    with atomic_path(final) as tmp:  # the streamed rows, now with their essential column
+                        tmp.write_text(header + "".join(format_row(s) for s in rows))
+
+                out.finish(with_essential)
+        elif streaming_final:
+            sys.stdout.write(header)
+            for s in bar:
+                assign_essential([s], threshold=essential_threshold)
+                rows.append(s)
+                sys.stdout.write(format_row(s))
+                sys.stdout.flush()
+        else:
+            rows = list(bar)
+            assign_essential(rows, fraction=essential_fraction)
             sys.stdout.write(header + "".join(format_row(s) for s in rows))
             sys.stdout.flush()
-        else:  # rewrite the streamed file with its essential column, atomically
-            with atomic_path(output) as tmp:
-                tmp.write_text(header + "".join(format_row(s) for s in rows))
+        completed = True
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
+    finally:
+        bar.close()
+        if out is not None and not completed:
+            out.close() if interrupted else out.abandon()
+        finish(ranks)
 
     counts = Counter(s.status for s in rows)
     skipped = ", ".join(f"{n} {st}" for st, n in sorted(counts.items()) if st != "ok")

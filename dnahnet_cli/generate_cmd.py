@@ -47,6 +47,7 @@ def generate_command(
     model: Optional[Path] = typer.Option(None, "--model", "-m", help="Checkpoint (.safetensors); default: the embedded model."),
     device: Device = typer.Option(Device.auto, envvar="DNAHNET_DEVICE", help="auto, cpu or cuda."),
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="Samples generated together."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run with the same inputs and options (needs -o): finished samples are kept, not generated again; the result is the same file an uninterrupted run writes."),
 ) -> None:
     """Generate DNA: continue each prompt (or start from scratch) one nucleotide at a time.
 
@@ -67,7 +68,8 @@ def generate_command(
     from dnahnet_core.scoring.model_io import open_model
 
     from .boundaries_cmd import format_bed, sidecar_path, write_json_atomic
-    from .common import check_output_path, command_line, output_stream
+    from .common import check_output_path, command_line
+    from .resumable import CompanionOutput, ResumableOutput, file_identity
 
     cfg = GenerationConfig(length=length, num_samples=num_samples, temperature=temperature, top_k=top_k, top_p=top_p,
                            seed=seed, batch_size=batch_size).validate()
@@ -82,32 +84,39 @@ def generate_command(
     loaded = open_model(model, device=str(dev))
     provenance = {"command": command_line(), **loaded.provenance(), "prompts": str(prompts) if prompts else "none (BOS)",
                   **{k: v for k, v in cfg.to_dict().items() if k != "batch_size"}}
+    key = {"command": "generate", "prompts": file_identity(prompts), "model": loaded.sha256, **cfg.to_dict(), "batch_size": None,
+           "boundaries": str(boundaries) if boundaries else None}
+    out = ResumableOutput(output, key, resume)
+    bed = CompanionOutput(boundaries, out, "bed_bytes") if boundaries is not None else None
+    prompt_length = {p.name: len(p.ids) for p in items}
     total = len(items) * num_samples * length
-    bar = tqdm(total=total, unit="nt", file=sys.stderr, disable=not sys.stderr.isatty())
-    bed = open(boundaries, "w") if boundaries is not None else None
+    bar = tqdm(total=total, initial=out.done * length, unit="nt", file=sys.stderr, disable=not sys.stderr.isatty())
+    completed = interrupted = False
     try:
-        with output_stream(output) as out:
-            for g in generate(loaded.model, items, cfg, dev, progress=bar.update):
-                name = f"{g.prompt}_sample{g.sample + 1}"
-                prompt_len = next(len(p.ids) for p in items if p.name == g.prompt)
-                out.write(f">{name} prompt={g.prompt} prompt_length={prompt_len} length={len(g.ids)} "
-                          f"log_likelihood={g.log_prob:.4f} seed={seed} model={loaded.name}\n")
-                seq = g.sequence
-                out.write("".join(seq[i : i + 80] + "\n" for i in range(0, len(seq), 80)))
-                out.flush()
-                if bed is not None and loaded.model.config.n_stages > 0:
-                    rb = generated_boundaries(g)
-                    bed.write(format_bed(rb.name, rb.table([1, 2] if rb.n_stages > 1 else [1])))
-    except BaseException:
+        for n, g in enumerate(generate(loaded.model, items, cfg, dev, progress=bar.update, skip=out.done), start=out.done + 1):
+            name = f"{g.prompt}_sample{g.sample + 1}"
+            out.write(f">{name} prompt={g.prompt} prompt_length={prompt_length[g.prompt]} length={len(g.ids)} "
+                      f"log_likelihood={g.log_prob:.4f} seed={seed} model={loaded.name}\n")
+            seq = g.sequence
+            out.write("".join(seq[i : i + 80] + "\n" for i in range(0, len(seq), 80)))
+            if bed is not None and loaded.model.config.n_stages > 0:
+                rb = generated_boundaries(g)
+                bed.write(format_bed(rb.name, rb.table([1, 2] if rb.n_stages > 1 else [1])))
+            out.commit(n, bed.extra() if bed is not None else None)
         if bed is not None:
-            bed.close()
-            boundaries.unlink(missing_ok=True)
+            bed.finish()
+        out.finish()
+        completed = True
+    except KeyboardInterrupt:
+        interrupted = True
         raise
     finally:
         bar.close()
         torch.set_num_threads(threads)
-    if bed is not None:
-        bed.close()
+        if not completed:
+            for o in (out, bed):
+                if o is not None:
+                    o.close() if interrupted else o.abandon()
     target = sidecar or (sidecar_path(output) if output is not None else None)
     if target is not None:
         write_json_atomic(target, provenance)

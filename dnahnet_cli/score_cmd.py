@@ -25,6 +25,7 @@ def score_command(
     both_strands: bool = typer.Option(False, "--both-strands", help="Average the forward and reverse-complement strands."),
     device: Device = typer.Option(Device.auto, envvar="DNAHNET_DEVICE", help="auto, cpu or cuda."),
     batch_size: int = typer.Option(8, help="Windows per forward pass (also capped by a token budget)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run with the same inputs and options (needs -o): finished records are kept, not recomputed; the result is the same file an uninterrupted run writes."),
 ) -> None:
     """Score sequences: log-likelihood (natural log), bits per base and perplexity per record.
 
@@ -43,7 +44,11 @@ def score_command(
     from dnahnet_core.scoring.parallel import finish, init_ranks, ordered_map
     from dnahnet_core.scoring.sequences import score_record
 
-    from .common import check_output_path, command_line, output_stream, tsv_header
+    from .common import check_output_path, command_line, tsv_header
+
+    import itertools
+
+    from .resumable import ResumableOutput, file_identity
 
     stride = stride if stride is not None else max(1, context // 2)
     if not 0 < stride <= context:
@@ -54,13 +59,17 @@ def score_command(
     loaded = open_model(model, device=str(dev))
     engine = LikelihoodEngine(loaded.model, dev, batch_size=batch_size)
     ranks = init_ranks(dev)
+    key = {"command": "score", "input": file_identity(seqs), "model": loaded.sha256, "context": context, "stride": stride,
+           "both_strands": both_strands, "per_base": str(per_base) if per_base else None}
+    out = ResumableOutput(output, key, resume) if ranks.is_main else None
+    done = out.done if out is not None else _done_from_progress(output, resume)
     scores = ordered_map(
-        read_fasta(seqs),
+        itertools.islice(read_fasta(seqs), done, None),
         lambda recs: [score_record(r, engine, context, stride, both_strands, per_base is not None) for r in recs],
         ranks,
         chunk=4,
     )
-    ok = False
+    ok = interrupted = False
     h5 = None
     try:
         if not ranks.is_main:
@@ -70,24 +79,51 @@ def score_command(
             return
         provenance = {"command": command_line(), **loaded.provenance(), "context": context, "stride": stride,
                       "strands": "both (averaged)" if both_strands else "forward", "log_base": "e (natural log)"}
-        h5 = h5py.File(per_base, "w") if per_base else None
-        with output_stream(output) as out:
+        if per_base:
+            h5 = h5py.File(per_base, "a" if done else "w")
+            for name in [k for k in h5 if int(k) >= done]:  # written after the last commit
+                del h5[name]
+        if not done:
             out.write(tsv_header(provenance) + "\t".join(COLUMNS) + "\n")
-            for i, s in enumerate(tqdm(scores, unit="rec", file=sys.stderr, disable=not sys.stderr.isatty())):
-                out.write(f"{s.name}\t{s.length}\t{s.n_scored}\t{s.n_masked}\t{s.log_likelihood:.6f}\t{s.bits_per_base:.6f}\t{s.perplexity:.6f}\n")
-                out.flush()
-                if h5 is not None:
-                    # Dataset keys are record numbers (names may hold '/' or repeat); the name is an attribute.
-                    ds = h5.create_dataset(f"{i:06d}", data=s.per_base, compression="gzip")
-                    ds.attrs["name"] = s.name
-                    h5.flush()
+            out.commit(0)
+        for i, s in enumerate(tqdm(scores, unit="rec", file=sys.stderr, disable=not sys.stderr.isatty()), start=done):
+            out.write(f"{s.name}\t{s.length}\t{s.n_scored}\t{s.n_masked}\t{s.log_likelihood:.6f}\t{s.bits_per_base:.6f}\t{s.perplexity:.6f}\n")
+            if h5 is not None:
+                # Dataset keys are record numbers (names may hold '/' or repeat); the name is an attribute.
+                ds = h5.create_dataset(f"{i:06d}", data=s.per_base, compression="gzip")
+                ds.attrs["name"] = s.name
+                h5.flush()
+            out.commit(i + 1)
         if h5 is not None:
             for k, v in provenance.items():
                 h5.attrs[k] = str(v)
+        out.finish()
         ok = True
+    except KeyboardInterrupt:
+        interrupted = True
+        if out is not None:
+            out.close()  # finished records stay committed for --resume
+        raise
+    except BaseException:
+        if out is not None:
+            out.abandon()
+        raise
     finally:
         if h5 is not None:
             h5.close()
-            if not ok:
+            if not ok and not interrupted:
                 per_base.unlink(missing_ok=True)  # a failed run leaves no partial output
         finish(ranks, ok)
+
+
+def _done_from_progress(output: Optional[Path], resume: bool) -> int:
+    """Finished records of an interrupted run, for ranks other than 0 (which read no output)."""
+    import json
+
+    if not resume or output is None:
+        return 0
+    progress = output.with_name(output.name + ".progress.json")
+    try:
+        return int(json.loads(progress.read_text())["done"])
+    except (OSError, ValueError, KeyError):
+        return 0

@@ -72,6 +72,7 @@ def score_vcf_command(
     ref_mismatch: RefMismatch = typer.Option(RefMismatch.flag, "--ref-mismatch", help="REF differs from the reference: flag (status ref_mismatch, not scored), skip (leave the record out), error (stop, exit 1)."),
     device: Device = typer.Option(Device.auto, "--device", envvar="DNAHNET_DEVICE", help="auto, cpu or cuda."),
     batch_size: int = typer.Option(8, "--batch-size", min=1, help="Windows per forward pass (also capped by a token budget)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run with the same inputs and options (needs -o): finished records are kept, not recomputed; the result is the same file an uninterrupted run writes."),
 ) -> None:
     """Score variants: log-likelihood ratio LLR = LL(alt window) - LL(ref window), natural log.
 
@@ -97,14 +98,16 @@ def score_vcf_command(
     """
     from tqdm import tqdm
 
-    from dnahnet_core.data.vcf import add_info, annotated_header, bgzf_writer, index_vcf
+    from dnahnet_core.data.vcf import add_info, annotated_header, bgzip_file, index_vcf
     from dnahnet_core.errors import InputError
     from dnahnet_core.scoring.engine import LikelihoodEngine, resolve_device
     from dnahnet_core.scoring.model_io import open_model
     from dnahnet_core.scoring.parallel import drain, finish, init_ranks, ordered_map
     from dnahnet_core.scoring.variants import NO_ALT, STATUSES, ReferenceGenome, VariantScorer, VcfReader, ref_mismatch_error
 
-    from .common import check_output_path, command_line, output_stream, tsv_header
+    from .common import check_output_path, command_line, tsv_header
+    from .resumable import ResumableOutput, file_identity
+    from .score_cmd import _done_from_progress
 
     fmt_name = fmt.value if fmt is not None else None
     strand, ref_mismatch, device = Strand(strand).value, RefMismatch(ref_mismatch).value, Device(device).value
@@ -129,16 +132,22 @@ def score_vcf_command(
     scorer = VariantScorer(engine, genome, window=window, strands=strand, normalize=normalize)
     ranks = init_ranks(dev)
 
+    key = {"command": "score-vcf", "vcf": file_identity(variants), "reference": file_identity(ref_path), "model": loaded.sha256,
+           "window": window, "strand": strand, "normalize": normalize, "ref_mismatch": ref_mismatch, "format": out_format, "bgzip": bgzip}
+    out = ResumableOutput(output, key, resume) if ranks.is_main else None
+    done = out.done if out is not None else _done_from_progress(output, resume)
+    tally = Counter(out.extra.get("tally", {})) if out is not None else Counter()
     pending: deque = deque()  # VCF lines waiting for their scores (rank 0 only)
-    skipped = Counter()
 
     def items():
         for variant, line in reader.records():
+            if variant.number <= done:  # finished before an interruption: neither scored nor written again
+                continue
             expected = scorer.expected_ref(variant)
             if expected is not None and ref_mismatch != "flag":
                 if ref_mismatch == "error":
                     raise ref_mismatch_error(variant, expected, variants, genome)
-                skipped["ref_mismatch"] += 1
+                tally["skipped_ref_mismatch"] += 1
                 continue
             if ranks.is_main:
                 pending.append(line)
@@ -159,63 +168,59 @@ def score_vcf_command(
         "ref_mismatch": ref_mismatch,
         "log_base": "e (natural log)",
     }
-    counts: Counter = Counter()
-    n_records = no_alt = 0
-    progress = tqdm(results, unit="rec", file=sys.stderr, disable=not sys.stderr.isatty())
-    try:
+    info_lines = [
+        '##INFO=<ID=DNAHNET_LLR,Number=A,Type=Float,Description="dnahnet log-likelihood ratio LL(alt)-LL(ref) per ALT (natural log; \'.\' = not scored, see DNAHNET_STATUS)">',
+        '##INFO=<ID=DNAHNET_STATUS,Number=A,Type=String,Description="dnahnet status per ALT: ok, ref_mismatch, unknown_contig, symbolic_allele, non_acgt, too_long">',
+    ]
+
+    def rows(res, line: str) -> str:
+        """The output text of one record, counting its statuses."""
+        v = res.variant
+        tally["records"] += 1
+        if not res.alleles:  # ALT '.': nothing to score, but the record shows up
+            tally["no_alt"] += 1
+            return f"{v.chrom}\t{v.pos}\t{v.id or '.'}\t{v.ref}\t.\tNA\t{NO_ALT}\n" if out_format == "tsv" else line + "\n"
+        tally.update(f"status_{a.status}" for a in res.alleles)
         if out_format == "tsv":
-            with output_stream(output) as out:
+            return "".join(f"{v.chrom}\t{v.pos}\t{v.id or '.'}\t{v.ref}\t{a.alt}\t{_llr_text(a.llr, 'NA')}\t{a.status}\n"
+                           for a in res.alleles)
+        return add_info(line, {"DNAHNET_LLR": ",".join(_llr_text(a.llr, ".") for a in res.alleles),
+                               "DNAHNET_STATUS": ",".join(a.status for a in res.alleles)}) + "\n"
+
+    progress = tqdm(results, unit="rec", file=sys.stderr, disable=not sys.stderr.isatty())
+    interrupted = completed = False
+    try:
+        if not done:
+            if out_format == "tsv":
                 out.write(tsv_header(provenance) + "\t".join(TSV_COLUMNS) + "\n")
-                for res in progress:
-                    pending.popleft()
-                    n_records += 1
-                    v = res.variant
-                    for a in res.alleles:
-                        counts[a.status] += 1
-                        out.write(f"{v.chrom}\t{v.pos}\t{v.id or '.'}\t{v.ref}\t{a.alt}\t{_llr_text(a.llr, 'NA')}\t{a.status}\n")
-                    if not res.alleles:  # ALT '.': one row so that every input record shows up
-                        no_alt += 1
-                        out.write(f"{v.chrom}\t{v.pos}\t{v.id or '.'}\t{v.ref}\t.\tNA\t{NO_ALT}\n")
-                    out.flush()
-        else:
-            info_lines = [
-                '##INFO=<ID=DNAHNET_LLR,Number=A,Type=Float,Description="dnahnet log-likelihood ratio LL(alt)-LL(ref) per ALT (natural log; \'.\' = not scored, see DNAHNET_STATUS)">',
-                '##INFO=<ID=DNAHNET_STATUS,Number=A,Type=String,Description="dnahnet status per ALT: ok, ref_mismatch, unknown_contig, symbolic_allele, non_acgt, too_long">',
-            ]
-            contigs = {name: int(ids.size) for name, ids in genome.contigs.items()}
-            header = annotated_header(reader.raw_header, info_lines, provenance, contigs)
-
-            def annotated():
-                nonlocal n_records, no_alt
-                for res in progress:
-                    line = pending.popleft()
-                    n_records += 1
-                    if not res.alleles:  # ALT '.': Number=A fields have no value to hold
-                        no_alt += 1
-                        yield line + "\n"
-                        continue
-                    counts.update(a.status for a in res.alleles)
-                    yield add_info(line, {"DNAHNET_LLR": ",".join(_llr_text(a.llr, ".") for a in res.alleles),
-                                          "DNAHNET_STATUS": ",".join(a.status for a in res.alleles)}) + "\n"
-
-            if bgzip:
-                check_output_path(output)
-                with bgzf_writer(output) as writer:
-                    writer.write(header.encode())
-                    for text in annotated():
-                        writer.write(text.encode())
-                index_vcf(output)
             else:
-                with output_stream(output) as out:
-                    out.write(header)
-                    for text in annotated():
-                        out.write(text)
-                        out.flush()
+                contigs = {name: int(ids.size) for name, ids in genome.contigs.items()}
+                out.write(annotated_header(reader.raw_header, info_lines, provenance, contigs))
+            out.commit(0, {"tally": tally})
+        for n, res in enumerate(progress, start=1):
+            out.write(rows(res, pending.popleft()))
+            if n % CHUNK == 0:
+                out.commit(res.variant.number, {"tally": tally})
+        if bgzip:
+            out.finish(lambda partial, final: bgzip_file(partial, final))
+            index_vcf(output)
+        else:
+            out.finish()
+        completed = True
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
     finally:
         progress.close()
         reader.close()
+        if not completed:
+            # An interruption keeps the committed records for --resume; a failure leaves nothing.
+            out.close() if interrupted else out.abandon()
         finish(ranks)
 
+    counts = Counter({k[len("status_"):]: v for k, v in tally.items() if k.startswith("status_")})
+    skipped = {"ref_mismatch": tally["skipped_ref_mismatch"]} if tally["skipped_ref_mismatch"] else {}
+    n_records, no_alt = tally["records"], tally["no_alt"]
     parts = [f"{k} {counts[k]}" for k in STATUSES if counts[k]]
     n_alleles = sum(counts.values())
     summary = f"dnahnet score-vcf: {n_records} records, {n_alleles} ALT alleles: " + (", ".join(parts) if parts else "none")

@@ -291,20 +291,20 @@ def add_info(line: str, fields: dict[str, str]) -> str:
     return "\t".join(cols)
 
 
-@contextlib.contextmanager
-def bgzf_writer(path: Path) -> Iterator[IO[bytes]]:
-    """htslib's BGZF writer; the partial file is removed if the block fails."""
+def bgzip_file(src: Path, dst: Path, block: int = 1 << 20) -> None:
+    """Compress the text file ``src`` into BGZF ``dst`` with htslib, streaming, atomically."""
     import pysam
 
-    f = pysam.BGZFile(str(path), "wb")
-    try:
-        yield f
-    except BaseException:
-        f.close()
-        with contextlib.suppress(OSError):
-            os.remove(path)
-        raise
-    f.close()
+    from ..atomic import atomic_path
+
+    with atomic_path(dst) as tmp:
+        out = pysam.BGZFile(str(tmp), "wb")
+        try:
+            with open(src, "rb") as f:
+                while chunk := f.read(block):
+                    out.write(chunk)
+        finally:
+            out.close()
 
 
 def index_vcf(path: Path) -> Path | None:
