@@ -134,8 +134,9 @@ def essentiality_command(
            "cassette": cfg.cassette, "circular": cfg.circular, "fraction": essential_fraction, "threshold": essential_threshold}
     out = ResumableOutput(output, key, resume) if ranks.is_main and output is not None else None
     done = out.done if out is not None else _done_from_progress(output, resume)
-    results = ordered_map(genes[done:], lambda chunk: score_genes(chunk, genomes, ann.topology, engine, cfg),
-                          ranks, chunk=max(2, batch_size))
+    chunk = max(2, batch_size)
+    results = ordered_map(genes[done:], lambda part: score_genes(part, genomes, ann.topology, engine, cfg),
+                          ranks, chunk=chunk)
     if not ranks.is_main:
         drain(results, ranks)
         return
@@ -173,7 +174,7 @@ def essentiality_command(
                     assign_essential([s], threshold=essential_threshold)
                 rows.append(s)
                 out.write(format_row(s))
-                if len(rows) % 64 == 0:
+                if (len(rows) - done) % chunk == 0:  # chunk boundaries: a resumed run batches alike
                     out.commit(len(rows), {"rows": [[r.status, r.wt_ll, r.ko_ll, r.score, r.essential] for r in rows]})
             if streaming_final:
                 out.finish()

@@ -102,7 +102,9 @@ def generate_command(
             if bed is not None and loaded.model.config.n_stages > 0:
                 rb = generated_boundaries(g)
                 bed.write(format_bed(rb.name, rb.table([1, 2] if rb.n_stages > 1 else [1])))
-            out.commit(n, bed.extra() if bed is not None else None)
+            # Commit after the last sample of a batch: a resumed run then steps the same rows together.
+            if (g.sample + 1) % batch_size == 0 or g.sample + 1 == num_samples:
+                out.commit(n, bed.extra() if bed is not None else None)
         if bed is not None:
             bed.finish()
         out.finish()

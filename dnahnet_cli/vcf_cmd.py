@@ -200,6 +200,8 @@ def score_vcf_command(
         for n, res in enumerate(progress, start=1):
             out.write(rows(res, pending.popleft()))
             if n % CHUNK == 0:
+                # Only at chunk boundaries: a resumed run then batches its windows exactly as an
+                # uninterrupted one does, so its floats (and bytes) are the same.
                 out.commit(res.variant.number, {"tally": tally})
         if bgzip:
             out.finish(lambda partial, final: bgzip_file(partial, final))

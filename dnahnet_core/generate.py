@@ -138,7 +138,7 @@ def generate(
     device = torch.device(device)
     n_stages = model.config.n_stages
     for pi, prompt in enumerate(prompts):
-        first = max(0, skip - pi * cfg.num_samples)  # this prompt's first sample still to make
+        first = max(0, skip - pi * cfg.num_samples)  # this prompt's first sample still to make (batch-aligned when resuming)
         if first >= cfg.num_samples:
             continue
         ids = torch.from_numpy(np.concatenate([[BOS], prompt.ids]).astype(np.int64)).to(device)[None]
