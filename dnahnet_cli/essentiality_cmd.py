@@ -101,6 +101,8 @@ def essentiality_command(
 
     from dnahnet_core.scoring.essentiality import GeneScore
 
+    from dnahnet_core.errors import OutputError
+
     from .common import check_output_path, command_line, tsv_header
     from .resumable import ResumableOutput, file_identity
     from .score_cmd import _done_from_progress
@@ -199,7 +201,7 @@ def essentiality_command(
             sys.stdout.write(header + "".join(format_row(s) for s in rows))
             sys.stdout.flush()
         completed = True
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, OutputError):  # finished work stays committed for --resume
         interrupted = True
         raise
     finally:

@@ -68,6 +68,8 @@ def generate_command(
     from dnahnet_core.scoring.model_io import open_model
 
     from .boundaries_cmd import format_bed, sidecar_path, write_json_atomic
+    from dnahnet_core.errors import OutputError
+
     from .common import check_output_path, command_line
     from .resumable import CompanionOutput, ResumableOutput, file_identity
 
@@ -109,7 +111,7 @@ def generate_command(
             bed.finish()
         out.finish()
         completed = True
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, OutputError):  # finished work stays committed for --resume
         interrupted = True
         raise
     finally:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from dnahnet_core.atomic import atomic_path
-from dnahnet_core.errors import InputError
+from dnahnet_core.errors import InputError, OutputError
 
 #: Command-line flags that do not change a run's output (left out of its identity and provenance).
 NEUTRAL_FLAGS = ("--resume",)
@@ -83,21 +83,37 @@ class ResumableOutput:
     def resumable(self) -> bool:
         return self.partial is not None
 
+    def _failed(self, err: OSError) -> OutputError:
+        where = "standard output" if self.partial is None else str(self.path)
+        kept = "" if self.partial is None or not self.progress.exists() else (
+            f"; the finished part is kept in {self.partial.name}: fix it and rerun with --resume")
+        return OutputError(f"cannot write {where}: {err.strerror or err}{kept}")
+
     def write(self, text: str) -> None:
-        self.stream.write(text)
+        try:
+            self.stream.write(text)
+        except BrokenPipeError:
+            raise  # the reader went away: a quiet stop (exit 141), not an error
+        except OSError as err:
+            raise self._failed(err) from None
 
     def commit(self, done: int, extra: dict[str, Any] | None = None) -> None:
         """Everything written so far is the output of the first ``done`` items: make it durable."""
-        self.stream.flush()
-        if self.partial is None:
-            return
-        os.fsync(self.stream.fileno())
-        self.done = done
-        if extra is not None:
-            self.extra = extra
-        state = {"key": self.key, "done": done, "bytes": self.stream.tell(), "extra": self.extra}
-        with atomic_path(self.progress) as tmp:
-            tmp.write_text(json.dumps(state))
+        try:
+            self.stream.flush()
+            if self.partial is None:
+                return
+            os.fsync(self.stream.fileno())
+            self.done = done
+            if extra is not None:
+                self.extra = extra
+            state = {"key": self.key, "done": done, "bytes": self.stream.tell(), "extra": self.extra}
+            with atomic_path(self.progress) as tmp:
+                tmp.write_text(json.dumps(state))
+        except BrokenPipeError:
+            raise
+        except OSError as err:
+            raise self._failed(err) from None
 
     def finish(self, convert=None) -> Path | None:
         """The run is complete: the partial file becomes the output (through ``convert(partial,
@@ -118,13 +134,19 @@ class ResumableOutput:
         """The run failed on bad input: no partial output is kept (an interruption keeps it)."""
         if self.partial is None:
             return
-        self.stream.close()
+        try:
+            self.stream.close()
+        except OSError:
+            pass
         self.partial.unlink(missing_ok=True)
         self.progress.unlink(missing_ok=True)
 
     def close(self) -> None:
         if self.partial is not None and not self.stream.closed:
-            self.stream.close()
+            try:
+                self.stream.close()
+            except OSError:  # the disk is full: what was committed is what counts
+                pass
 
 
 class CompanionOutput:

@@ -44,6 +44,8 @@ def score_command(
     from dnahnet_core.scoring.parallel import finish, init_ranks, ordered_map
     from dnahnet_core.scoring.sequences import score_record
 
+    from dnahnet_core.errors import OutputError
+
     from .common import check_output_path, command_line, tsv_header
 
     import itertools
@@ -99,7 +101,7 @@ def score_command(
                 h5.attrs[k] = str(v)
         out.finish()
         ok = True
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, OutputError):  # finished work stays committed for --resume
         interrupted = True
         if out is not None:
             out.close()  # finished records stay committed for --resume

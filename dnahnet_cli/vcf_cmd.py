@@ -105,6 +105,8 @@ def score_vcf_command(
     from dnahnet_core.scoring.parallel import drain, finish, init_ranks, ordered_map
     from dnahnet_core.scoring.variants import NO_ALT, STATUSES, ReferenceGenome, VariantScorer, VcfReader, ref_mismatch_error
 
+    from dnahnet_core.errors import OutputError
+
     from .common import check_output_path, command_line, tsv_header
     from .resumable import ResumableOutput, file_identity
     from .score_cmd import _done_from_progress
@@ -209,7 +211,7 @@ def score_vcf_command(
         else:
             out.finish()
         completed = True
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, OutputError):  # finished work stays committed for --resume
         interrupted = True
         raise
     finally:

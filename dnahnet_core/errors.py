@@ -54,6 +54,11 @@ class CheckpointError(DnaHNetError):
     """A file that is not a readable dnahnet checkpoint."""
 
 
+class OutputError(DnaHNetError):
+    """An output cannot be written (disk full, I/O error). Unlike bad input, it is no reason to
+    throw away finished work: resumable commands keep their committed part for ``--resume``."""
+
+
 @contextlib.contextmanager
 def read_errors(where: str, expected: str) -> Iterator[None]:
     """Turn the ways a text input can be unreadable into one-line :class:`InputError`s.
