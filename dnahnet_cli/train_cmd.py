@@ -34,6 +34,7 @@ def train_command(
     rc_augment: bool = typer.Option(True, "--rc-augment/--no-rc-augment", help="Reverse-complement augmentation."),
     init: str = typer.Option("torch", help="Weight initialisation of a new run: torch (layer defaults) or hnet (N(0, 0.02), residual outputs scaled by depth, embedding N(0, 1))."),
     species_power: float = typer.Option(1.0, help="Species balance of training windows: each species (Genus_species, the first two words of the file name) is drawn with weight length**P; 1 = in proportion to length, 0 = equal."),
+    residual_dropout: float = typer.Option(0.0, help="Probability that a training window's stage residual paths are dropped, so the decoder must predict from the chunking stages alone (keeps the hierarchy from collapsing; 0 = off)."),
     seed: int = typer.Option(0, help="Random seed (data order, initialisation, split)."),
     device: str = typer.Option("auto", envvar="DNAHNET_DEVICE", help="auto, cpu or cuda."),
     eval_every: int = typer.Option(100, help="Validate every N steps."),
@@ -64,7 +65,7 @@ def train_command(
         val_fraction=val_fraction, preset=preset, model_config=str(config) if config else None, steps=steps,
         batch_size=batch_size, grad_accum=grad_accum, seq_len=seq_len, lr=lr, min_lr_ratio=min_lr_ratio,
         warmup_steps=warmup, weight_decay=weight_decay, grad_clip=grad_clip, alpha=alpha, stage_lr=multipliers,
-        rc_augment=rc_augment, init=init, species_power=species_power, seed=seed, device=device, eval_every=eval_every, eval_windows=eval_windows,
+        rc_augment=rc_augment, init=init, species_power=species_power, residual_dropout=residual_dropout, seed=seed, device=device, eval_every=eval_every, eval_windows=eval_windows,
         eval_diagnostics=eval_diagnostics, log_every=log_every, save_every=save_every, keep_last=keep_last, cache=str(cache) if cache else None, resume=resume,
     )
     result = train(cfg)

@@ -24,6 +24,9 @@ case $name in
   # Stage 0 sees only its last 32 nt (windowed attention): everything longer-range must come
   # through the chunking stages.
   local_outer)   args=(--config benchmarks/screen/local_outer.json "${short[@]}" --init hnet --species-power 0.5) ;;
+  # A window's residual paths are dropped with probability 0.5: the decoder must then predict from
+  # what the chunking stages hand back.
+  resid_drop)    args=(--preset small "${short[@]}" --init hnet --species-power 0.5 --residual-dropout 0.5) ;;
   one_stage)     args=(--config benchmarks/screen/one_stage.json "${short[@]}" --init hnet --species-power 0.5) ;;
   *) echo "unknown run $name" >&2; exit 2 ;;
 esac

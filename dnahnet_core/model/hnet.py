@@ -52,6 +52,10 @@ class HNetStage(nn.Module):
         nn.init.zeros_(self.residual_proj.bias)
         # A wider inner stage sees the chunk vectors extended by a learned (zero-init) vector.
         self.pad_dimension = nn.Parameter(torch.zeros(d_inner - d)) if d_inner > d else None
+        #: Training only: the probability that a window's residual path is dropped, so that the
+        #: decoder must predict from what the inner stages hand back (set by the trainer; never
+        #: active in eval mode, not part of the checkpoint).
+        self.residual_dropout = 0.0
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> StageOutput:
         """x (B, L, D_s), mask (B, L) bool -> hidden (B, L, D_s)."""
@@ -67,7 +71,11 @@ class HNetStage(nn.Module):
         z = inner.hidden[..., : h.size(-1)]  # back to this stage's width
         y = self.dechunk(z, chunks, routing)  # (B, L, D_s)
         with torch.autocast(x.device.type, enabled=False):  # the residual path stays fp32
-            y = y + self.residual_proj(h.float())
+            residual = self.residual_proj(h.float())
+            if self.training and self.residual_dropout > 0:
+                keep = torch.rand(residual.size(0), 1, 1, device=residual.device) >= self.residual_dropout
+                residual = residual * keep
+            y = y + residual
         return StageOutput(hidden=self.decoder(y), routing=[routing] + inner.routing)
 
     # ---- incremental inference (design §1.5b) ----------------------------------------------------

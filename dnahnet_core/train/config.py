@@ -40,6 +40,9 @@ class TrainConfig:
     #: Species balance of the training windows: each species (Genus_species of the file name) is
     #: drawn with weight (its length) ** power; 1.0 = in proportion to length, 0.0 = equal.
     species_power: float = 1.0
+    #: Probability that a training window's stage residual paths are dropped (0 = never): the
+    #: decoder must then predict from the chunking stages alone, which keeps them from collapsing.
+    residual_dropout: float = 0.0
     seed: int = 0
     device: str = "auto"
     eval_every: int = 100
@@ -74,6 +77,8 @@ class TrainConfig:
             out.append(f"device = {self.device!r}: choose auto, cpu or cuda")
         if self.init not in ("torch", "hnet"):
             out.append(f"init = {self.init!r}: choose torch or hnet")
+        if not 0.0 <= self.residual_dropout < 1.0:
+            out.append(f"residual_dropout = {self.residual_dropout}: must be in [0, 1)")
         if not 0.0 <= self.species_power <= 1.0:
             out.append(f"species_power = {self.species_power}: must be in [0, 1]")
         if self.stage_lr is not None and any(m <= 0 for m in self.stage_lr):

@@ -102,6 +102,9 @@ def _train(cfg: TrainConfig, info: DistInfo, stop_after: int | None, progress: b
 
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank
     model = init_weights(DnaHNet(model_cfg), cfg.init).to(device)
+    for stage in model.modules():
+        if hasattr(stage, "residual_dropout"):
+            stage.residual_dropout = cfg.residual_dropout
     multipliers = cfg.stage_multipliers(model_cfg.n_stages)
     optimizer = make_optimizer(model, cfg.lr, cfg.weight_decay, multipliers)
     scheduler = make_scheduler(optimizer, cfg.warmup_steps, cfg.steps, cfg.min_lr_ratio)
