@@ -3,31 +3,31 @@ _dnahnet() {
   local cur prev sub i
   cur="${COMP_WORDS[COMP_CWORD]}"; prev="${COMP_WORDS[COMP_CWORD-1]}"; sub=""
   for ((i=1; i<COMP_CWORD; i++)); do case "${COMP_WORDS[i]}" in -*) ;; *) sub="${COMP_WORDS[i]}"; break ;; esac; done
-  if [[ -z "$sub" ]]; then COMPREPLY=( $(compgen -W "info train score essentiality score-vcf boundaries --version --help" -- "$cur") ); return; fi
+  if [[ -z "$sub" ]]; then COMPREPLY=( $(compgen -W "info train score essentiality score-vcf boundaries generate --version --help" -- "$cur") ); return; fi
   case "$sub" in
         info)
           case "$prev" in
-            --model|-m) COMPREPLY=( $(compgen -f -- "$cur") ); return ;;
+            --model|-m|--eval|--annotation|-a) COMPREPLY=( $(compgen -f -- "$cur") ); return ;;
           esac
-          if [[ "$cur" == -* ]]; then COMPREPLY=( $(compgen -W "--preset -p --model -m --help -h" -- "$cur") ); else COMPREPLY=( $(compgen -f -- "$cur") ); fi ;;
+          if [[ "$cur" == -* ]]; then COMPREPLY=( $(compgen -W "--preset -p --model -m --eval --eval-windows --annotation -a --codon-bp --help -h" -- "$cur") ); else COMPREPLY=( $(compgen -f -- "$cur") ); fi ;;
         train)
           case "$prev" in
             --fasta|-f|--out|-o|--val-fasta|--config|--cache) COMPREPLY=( $(compgen -f -- "$cur") ); return ;;
           esac
-          if [[ "$cur" == -* ]]; then COMPREPLY=( $(compgen -W "--fasta -f --out -o --val-fasta --val-fraction --preset -p --config --steps --batch-size -b --grad-accum --seq-len --lr --warmup --min-lr-ratio --weight-decay --grad-clip --alpha --stage-lr --rc-augment --no-rc-augment --seed --device --eval-every --eval-windows --log-every --save-every --keep-last --cache --resume --no-resume --help -h" -- "$cur") ); else COMPREPLY=( $(compgen -f -- "$cur") ); fi ;;
+          if [[ "$cur" == -* ]]; then COMPREPLY=( $(compgen -W "--fasta -f --out -o --val-fasta --val-fraction --preset -p --config --steps --batch-size -b --grad-accum --seq-len --lr --warmup --min-lr-ratio --weight-decay --grad-clip --alpha --stage-lr --rc-augment --no-rc-augment --init --species-power --residual-dropout --seed --device --eval-every --eval-windows --eval-diagnostics --no-eval-diagnostics --log-every --save-every --keep-last --cache --resume --no-resume --help -h" -- "$cur") ); else COMPREPLY=( $(compgen -f -- "$cur") ); fi ;;
         score)
           case "$prev" in
             --device) COMPREPLY=( $(compgen -W "auto cpu cuda" -- "$cur") ); return ;;
             --output|-o|--model|-m|--per-base) COMPREPLY=( $(compgen -f -- "$cur") ); return ;;
           esac
-          if [[ "$cur" == -* ]]; then COMPREPLY=( $(compgen -W "--output -o --model -m --context --stride --per-base --both-strands --device --batch-size --help -h" -- "$cur") ); else COMPREPLY=( $(compgen -f -- "$cur") ); fi ;;
+          if [[ "$cur" == -* ]]; then COMPREPLY=( $(compgen -W "--output -o --model -m --context --stride --per-base --both-strands --device --batch-size --resume --help -h" -- "$cur") ); else COMPREPLY=( $(compgen -f -- "$cur") ); fi ;;
         essentiality)
           case "$prev" in
             --circular) COMPREPLY=( $(compgen -W "auto yes no" -- "$cur") ); return ;;
             --device) COMPREPLY=( $(compgen -W "auto cpu cuda" -- "$cur") ); return ;;
             --annotation|-a|--output|-o|--model|-m|--labels) COMPREPLY=( $(compgen -f -- "$cur") ); return ;;
           esac
-          if [[ "$cur" == -* ]]; then COMPREPLY=( $(compgen -W "--annotation -a --output -o --model -m --window --offset --cassette --circular --essential-fraction --essential-threshold --labels --device --batch-size --help -h" -- "$cur") ); else COMPREPLY=( $(compgen -f -- "$cur") ); fi ;;
+          if [[ "$cur" == -* ]]; then COMPREPLY=( $(compgen -W "--annotation -a --output -o --model -m --window --offset --cassette --circular --essential-fraction --essential-threshold --labels --device --batch-size --resume --help -h" -- "$cur") ); else COMPREPLY=( $(compgen -f -- "$cur") ); fi ;;
         score-vcf)
           case "$prev" in
             --format) COMPREPLY=( $(compgen -W "vcf tsv" -- "$cur") ); return ;;
@@ -36,7 +36,7 @@ _dnahnet() {
             --device) COMPREPLY=( $(compgen -W "auto cpu cuda" -- "$cur") ); return ;;
             --reference|-r|--output|-o|--model|-m) COMPREPLY=( $(compgen -f -- "$cur") ); return ;;
           esac
-          if [[ "$cur" == -* ]]; then COMPREPLY=( $(compgen -W "--reference -r --output -o --format --model -m --window -w --strand --normalize --ref-mismatch --device --batch-size --help -h" -- "$cur") ); else COMPREPLY=( $(compgen -f -- "$cur") ); fi ;;
+          if [[ "$cur" == -* ]]; then COMPREPLY=( $(compgen -W "--reference -r --output -o --format --model -m --window -w --strand --normalize --ref-mismatch --device --batch-size --resume --help -h" -- "$cur") ); else COMPREPLY=( $(compgen -f -- "$cur") ); fi ;;
         boundaries)
           case "$prev" in
             --stage) COMPREPLY=( $(compgen -W "1 2 all" -- "$cur") ); return ;;
@@ -45,6 +45,12 @@ _dnahnet() {
             --output|-o|--model|-m) COMPREPLY=( $(compgen -f -- "$cur") ); return ;;
           esac
           if [[ "$cur" == -* ]]; then COMPREPLY=( $(compgen -W "--output -o --model -m --stage --format --track-line --context --stride --device --batch-size --help -h" -- "$cur") ); else COMPREPLY=( $(compgen -f -- "$cur") ); fi ;;
+        generate)
+          case "$prev" in
+            --device) COMPREPLY=( $(compgen -W "auto cpu cuda" -- "$cur") ); return ;;
+            --output|-o|--provenance|--boundaries|--model|-m) COMPREPLY=( $(compgen -f -- "$cur") ); return ;;
+          esac
+          if [[ "$cur" == -* ]]; then COMPREPLY=( $(compgen -W "--length -n --num-samples -k --temperature --top-k --top-p --seed --output -o --provenance --boundaries --model -m --device --batch-size --resume --help -h" -- "$cur") ); else COMPREPLY=( $(compgen -f -- "$cur") ); fi ;;
   esac
 }
 complete -o filenames -F _dnahnet dnahnet

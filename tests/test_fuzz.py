@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from fuzzing import edits, write_corrupted
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -61,6 +61,8 @@ READERS = {
 @pytest.mark.parametrize("kind", list(READERS))
 @READER_SETTINGS
 @given(plan=edits(), compress=COMPRESS)
+@example(plan=[("insert_bytes", 0.1, b"\x87\xfas-\x1bM")], compress="")  # a non-UTF-8 byte in a VCF header
+@example(plan=[("truncate", 0.49, b"x"), ("insert_bytes", 0.99999, b"\xd8\xa8a")], compress="gzip")  # broken plain gzip
 def test_readers_return_records_or_one_input_error(kind, plan, compress):
     consume, src = READERS[kind]
     with tempfile.TemporaryDirectory() as tmp:

@@ -192,7 +192,7 @@ class VcfReader:
         self._pipe = _GunzipPipe(self.path) if _is_plain_gzip(self.path) else None
         try:
             self.vcf = pysam.VariantFile(self._pipe.reader if self._pipe else where)
-        except (OSError, ValueError, NotImplementedError) as err:
+        except (OSError, ValueError, NotImplementedError, TypeError) as err:
             if self._pipe is not None:
                 self._pipe.close()
                 self._pipe.check(where)
@@ -200,13 +200,19 @@ class VcfReader:
             if "without a header" in text or "not valid" in text or "could not" in text.lower() or "invalid file" in text:
                 raise InputError("not a VCF file (no ##fileformat=VCF header recognised)", path=where) from None
             raise InputError(f"cannot open VCF ({err})", path=where) from None
-        if not self.vcf.header.samples and not str(self.vcf.header).startswith("##fileformat"):
+        try:
+            self._header = str(self.vcf.header)
+        except UnicodeDecodeError as err:
+            self.close()
+            raise InputError(f"the VCF header is not text (a byte that is not UTF-8 at offset {err.start} of the header)", path=where) from None
+        if not self._header.startswith("##fileformat"):
+            self.close()
             raise InputError("not a VCF file (no ##fileformat=VCF header recognised)", path=where)
         self.n_records = 0
 
     @property
     def raw_header(self) -> str:
-        return str(self.vcf.header)
+        return self._header
 
     def header_reference(self) -> str | None:
         """The value of the ``##reference=`` meta line, if any."""
@@ -255,8 +261,9 @@ class VcfReader:
             yield variant, line
 
     def close(self) -> None:
-        self.vcf.close()
-        if self._pipe is not None:
+        if getattr(self, "vcf", None) is not None:
+            self.vcf.close()
+        if getattr(self, "_pipe", None) is not None:
             self._pipe.close()
 
 
