@@ -150,33 +150,33 @@ def generate(
             state = base.repeat(n)
             gens = _generators(cfg, pi, samples)
             logits = first_logits.expand(n, -1)
-            tokens = np.zeros((n, cfg.length), dtype=np.uint8)
-            log_prob = np.zeros(n, dtype=np.float64)
-            probs_s = [[[] for _ in range(n)] for _ in range(n_stages)]
-            masks_s = [[[] for _ in range(n)] for _ in range(n_stages)]
+            # Per step tensors, converted once at the end (a step is dominated by per-call overhead).
+            toks, logps = [], []
+            probs_t = [[] for _ in range(n_stages)]
+            masks_t = [[] for _ in range(n_stages)]
             for t in range(cfg.length):
                 probs = filtered_probs(logits, cfg)
                 u = torch.stack([torch.rand((), generator=g) for g in gens]).to(device)
                 tok = _sample(probs, u)
-                logp = torch.log_softmax(logits.float(), dim=-1).gather(1, tok[:, None]).squeeze(1)
-                log_prob += logp.double().cpu().numpy()
-                tokens[:, t] = tok.cpu().numpy()
+                logps.append(torch.log_softmax(logits.float(), dim=-1).gather(1, tok[:, None])[:, 0])
+                toks.append(tok)
                 step, state = model.step(tok, state)
                 logits = step.logits
-                for s in range(n_stages):
-                    p = step.decisions.prob[s].cpu().numpy()
-                    b = step.decisions.mask[s].cpu().numpy()
-                    reached = ~np.isnan(p)
-                    for r in np.flatnonzero(reached):
-                        probs_s[s][r].append(float(p[r]))
-                        masks_s[s][r].append(bool(b[r]))
+                for s_ in range(n_stages):
+                    probs_t[s_].append(step.decisions.prob[s_])
+                    masks_t[s_].append(step.decisions.mask[s_])
                 if progress is not None:
                     progress(n)
+            tokens = torch.stack(toks, 1).cpu().numpy().astype(np.uint8)  # (n, length)
+            log_prob = torch.stack(logps, 1).double().sum(1).cpu().numpy()
+            stage_p = [torch.stack(p_, 1).cpu().numpy() for p_ in probs_t]  # (n, length), NaN where not reached
+            stage_b = [torch.stack(b_, 1).cpu().numpy() for b_ in masks_t]
             for r, j in enumerate(samples):
                 if N in tokens[r]:  # never: only A/C/G/T are sampled
                     raise AssertionError("sampled an N")
+                reached = [~np.isnan(stage_p[s_][r]) for s_ in range(n_stages)]
                 yield GeneratedSequence(
                     prompt=prompt.name, sample=j, ids=tokens[r], log_prob=float(log_prob[r]),
-                    boundary_prob=[np.asarray(probs_s[s][r], dtype=np.float32) for s in range(n_stages)],
-                    boundary_mask=[np.asarray(masks_s[s][r], dtype=bool) for s in range(n_stages)],
+                    boundary_prob=[stage_p[s_][r][reached[s_]].astype(np.float32) for s_ in range(n_stages)],
+                    boundary_mask=[stage_b[s_][r][reached[s_]].astype(bool) for s_ in range(n_stages)],
                 )
