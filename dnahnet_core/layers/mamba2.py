@@ -13,7 +13,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..backend import Backend
-from ..model.state import MambaState, put, take
+from ..model.state import MambaState, put
 from ..ops.ssd import ssd_step_torch
 from .norm import GatedRMSNorm
 
@@ -102,22 +102,24 @@ class Mamba2(nn.Module):
         The recurrent form of :meth:`forward` (what mamba_ssm's ``step`` computes), written with as
         few tensor operations as possible: at batch 1 a step costs operation dispatch, not FLOPs."""
         n = u.size(0)
-        z, xBC, dt = torch.split(self.in_proj(u), [self.d_inner, self.d_inner + 2 * self.d_state, self.nheads], dim=-1)
+        z, xBC, dt = torch.split(F.linear(u, self.in_proj.weight), [self.d_inner, self.d_inner + 2 * self.d_state, self.nheads], dim=-1)
         w_past, w_now, dt_bias, A, D = self._step_constants()
-        past = take(state.conv, rows)  # (n, conv_dim, width - 1)
+        past = state.conv if rows is None else state.conv[rows]  # (n, conv_dim, width - 1)
         conv = torch.addcmul(self.conv1d.bias, xBC, w_now) + (past * w_past).sum(-1)
-        new_conv = torch.cat([past[:, :, 1:], xBC.float()[:, :, None]], dim=-1)
+        new_conv = torch.cat([past[:, :, 1:], xBC[:, :, None]], dim=-1)
         x, B, C = torch.split(F.silu(conv), [self.d_inner, self.d_state, self.d_state], dim=-1)
-        dt = F.softplus(dt.float() + dt_bias)  # (n, nheads)
+        dt = F.softplus(dt + dt_bias)  # (n, nheads)
         x = x.reshape(n, self.nheads, self.headdim)
-        y, new = ssd_step_torch(take(state.ssm, rows), x, dt, A, B, C)
+        y, new = ssd_step_torch(state.ssm if rows is None else state.ssm[rows], x, dt, A, B, C)
         if rows is None:
             state.conv, state.ssm = new_conv, new
         else:
             put(state.conv, rows, new_conv)
             put(state.ssm, rows, new)
-        y = torch.addcmul(y, x, D)
-        return self.out_proj(self.norm(y.reshape(n, self.d_inner), z))
+        y = torch.addcmul(y, x, D).reshape(n, self.d_inner)
+        g = y * F.silu(z)
+        g = F.rms_norm(g, (self.d_inner,), self.norm.weight, self.norm.eps)
+        return F.linear(g, self.out_proj.weight)
 
     def _step_constants(self) -> tuple[torch.Tensor, ...]:
         """Tensors derived from the weights that every decoding step needs, recomputed only when a

@@ -133,18 +133,21 @@ class HNetStage(nn.Module):
         put(state.router_prev, rows, h.float())
         put(state.started, rows, one[:, 0])
         depth = self._depth()
-        probs = [p] + [torch.full((n,), float("nan"), device=x.device) for _ in range(depth - 1)]
-        masks = [b] + [torch.zeros(n, dtype=torch.bool, device=x.device) for _ in range(depth - 1)]
-        sel = b.nonzero().squeeze(1)
-        if sel.numel():
-            every = sel.numel() == n
+        probs = [p] + [p.new_full((n,), float("nan")) for _ in range(depth - 1)]
+        masks = [b] + [b.new_zeros(n) for _ in range(depth - 1)]
+        count = int(b.sum())
+        if count:
+            every = count == n
+            sel = slice(None) if every else b.nonzero().squeeze(1)
             sub = rows if every else (sel if rows is None else rows[sel])
             z, inner = self.main.step(self._widen(h if every else h[sel]), state.inner, sub)
             P = (p if every else p[sel]).clamp(1e-4, 1 - 1e-4)[:, None]
             put(state.dechunk_last, sub, P * z[..., : h.size(-1)].float() + (1 - P) * take(state.dechunk_last, sub))
             for s, (ip, im) in enumerate(zip(inner.prob, inner.mask), start=1):
                 probs[s][sel], masks[s][sel] = ip, im
-        up = take(state.dechunk_last, rows) * straight_through(routing)[:, :1]
+        up = take(state.dechunk_last, rows)
+        if torch.is_grad_enabled():  # the STE is 1 in value: only its gradient matters
+            up = up * straight_through(routing)[:, :1]
         with torch.autocast(x.device.type, enabled=False):
             y = up + self.residual_proj(h.float())
         return self.decoder.step(y, state.decoder, rows), StepDecisions(prob=probs, mask=masks)

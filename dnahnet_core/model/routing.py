@@ -66,7 +66,8 @@ class RoutingModule(nn.Module):
         (B, D); a row that has not ``started`` gets p = 1 at its first position, as in forward."""
         with torch.autocast(x.device.type, enabled=False):
             x = x.float()
-            before = torch.cat([prev.float()[:, None], x[:, :-1]], dim=1)  # (B, L, D): each position's predecessor
+            # (B, L, D): each position's predecessor (one position: just the previous vector)
+            before = prev.float()[:, None] if x.size(1) == 1 else torch.cat([prev.float()[:, None], x[:, :-1]], dim=1)
             cos = F.cosine_similarity(self.q_proj(x), self.k_proj(before), dim=-1)  # (B, L)
             p = ((1 - cos) / 2).clamp(0.0, 1.0)
             p[:, 0] = torch.where(started, p[:, 0], torch.ones_like(p[:, 0]))

@@ -116,14 +116,12 @@ def ssd_scan_torch(
 def ssd_step_torch(
     state: torch.Tensor, x: torch.Tensor, dt: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """One position of the same recurrence: state (b,h,p,n) fp32, x (b,h,p), dt (b,h) post-softplus,
-    A (h,), B/C (b,n) (one group) -> (y (b,h,p), new state)."""
-    dtype = state.dtype
-    dt = dt.to(dtype)
-    decay = torch.exp(dt * A.to(dtype))[:, :, None, None]  # (b,h,1,1)
-    inp = (dt[:, :, None] * x.to(dtype))[..., None]  # (b,h,p,1)
-    state = torch.addcmul(state * decay, inp, B.to(dtype)[:, None, None, :])
-    return torch.matmul(state, C.to(dtype)[:, None, :, None]).squeeze(-1), state
+    """One position of the same recurrence: state (b,h,p,n), x (b,h,p), dt (b,h) post-softplus,
+    A (h,), B/C (b,n) (one group), all fp32 -> (y (b,h,p), new state)."""
+    decay = torch.exp(dt * A)[:, :, None, None]  # (b,h,1,1)
+    inp = (dt[:, :, None] * x)[..., None]  # (b,h,p,1)
+    state = torch.addcmul(state * decay, inp, B[:, None, None, :])
+    return torch.matmul(state, C[:, None, :, None]).squeeze(-1), state
 
 
 def ema_torch(
