@@ -69,3 +69,33 @@ def test_cuda_matches_cpu_logits(phix):
             gpu = model(ids.cuda()).logits.cpu()
     assert rel_err(gpu, cpu) < 2e-2
     assert (gpu.argmax(-1) == cpu.argmax(-1)).float().mean() > 0.95
+
+
+@fused
+def test_fused_scan_continues_a_state_like_the_reference():
+    """prefill's path: the fused kernel with an initial state and its final state returned."""
+    gen = torch.Generator(device="cuda").manual_seed(2)
+    b, l, h, p, n = 2, 300, 4, 64, 16
+    x = torch.randn(b, l, h, p, device="cuda", generator=gen)
+    dt = torch.nn.functional.softplus(torch.randn(b, l, h, device="cuda", generator=gen))
+    A = -torch.rand(h, device="cuda", generator=gen) * 8
+    B = torch.randn(b, l, 1, n, device="cuda", generator=gen)
+    C = torch.randn(b, l, 1, n, device="cuda", generator=gen)
+    init = torch.randn(b, h, p, n, device="cuda", generator=gen)
+    ref_y, ref_s = ssd_scan_torch(x.double(), dt.double(), A.double(), B.double(), C.double(), 64, init.double(), True)
+    got_y, got_s = Backend("fused").ssd_scan(x, dt, A, B, C, 64, initial_state=init, return_final_state=True)
+    assert rel_err(got_y, ref_y) < 1e-3 and rel_err(got_s, ref_s) < 1e-3
+
+
+@fused
+def test_fused_prefill_and_steps_match_the_forward_pass(phix):
+    torch.manual_seed(0)
+    model = DnaHNet(ModelConfig.preset("tiny"), backend="fused").cuda().eval()
+    ids = encode(phix[:600]).unsqueeze(0).cuda()
+    with torch.no_grad():
+        ref = model(ids).logits
+        out, state = model.prefill(ids[:, :300])
+        _, state = model.prefill(ids[:, 300:500], state)
+        steps = [model.step(ids[:, t], state)[0].logits for t in range(500, 601)]
+    assert rel_err(out.logits, ref[:, :300]) < 1e-3
+    assert rel_err(torch.stack(steps, 1), ref[:, 500:]) < 1e-3
