@@ -101,10 +101,8 @@ def essentiality_command(
 
     from dnahnet_core.scoring.essentiality import GeneScore
 
-    from dnahnet_core.errors import OutputError
-
     from .common import check_output_path, command_line, tsv_header
-    from .resumable import ResumableOutput, file_identity
+    from .resumable import ResumableOutput, file_identity, keep_committed_on_interrupt
     from .score_cmd import _done_from_progress
 
     cfg = KnockoutConfig(window=window, offset=offset, cassette=cassette.upper(), circular=circular.value)
@@ -165,49 +163,43 @@ def essentiality_command(
     # Genes finished before an interruption, with full-precision values from the progress record.
     rows = [GeneScore(gene, *values) for gene, values in zip(genes, out.extra.get("rows", []) if out else [])]
     bar = tqdm(results, total=len(genes), initial=done, unit="gene", file=sys.stderr, disable=not sys.stderr.isatty())
-    completed = interrupted = False
     try:
-        if out is not None:
-            if not done:
-                out.write(header)
-                out.commit(0, {"rows": []})
-            for s in bar:
+        with keep_committed_on_interrupt(out):
+            if out is not None:
+                if not done:
+                    out.write(header)
+                    out.commit(0, {"rows": []})
+                for s in bar:
+                    if streaming_final:
+                        assign_essential([s], threshold=essential_threshold)
+                    rows.append(s)
+                    out.write(format_row(s))
+                    if (len(rows) - done) % chunk == 0:  # chunk boundaries: a resumed run batches alike
+                        out.commit(len(rows), {"rows": [[r.status, r.wt_ll, r.ko_ll, r.score, r.essential] for r in rows]})
                 if streaming_final:
+                    out.finish()
+                else:
+                    assign_essential(rows, fraction=essential_fraction)
+
+                    def with_essential(partial: Path, final: Path) -> None:
+                        with atomic_path(final) as tmp:  # the streamed rows, now with their essential column
+                            tmp.write_text(header + "".join(format_row(s) for s in rows))
+
+                    out.finish(with_essential)
+            elif streaming_final:
+                sys.stdout.write(header)
+                for s in bar:
                     assign_essential([s], threshold=essential_threshold)
-                rows.append(s)
-                out.write(format_row(s))
-                if (len(rows) - done) % chunk == 0:  # chunk boundaries: a resumed run batches alike
-                    out.commit(len(rows), {"rows": [[r.status, r.wt_ll, r.ko_ll, r.score, r.essential] for r in rows]})
-            if streaming_final:
-                out.finish()
+                    rows.append(s)
+                    sys.stdout.write(format_row(s))
+                    sys.stdout.flush()
             else:
+                rows = list(bar)
                 assign_essential(rows, fraction=essential_fraction)
-
-                def with_essential(partial: Path, final: Path) -> None:
-                    with atomic_path(final) as tmp:  # the streamed rows, now with their essential column
-                        tmp.write_text(header + "".join(format_row(s) for s in rows))
-
-                out.finish(with_essential)
-        elif streaming_final:
-            sys.stdout.write(header)
-            for s in bar:
-                assign_essential([s], threshold=essential_threshold)
-                rows.append(s)
-                sys.stdout.write(format_row(s))
+                sys.stdout.write(header + "".join(format_row(s) for s in rows))
                 sys.stdout.flush()
-        else:
-            rows = list(bar)
-            assign_essential(rows, fraction=essential_fraction)
-            sys.stdout.write(header + "".join(format_row(s) for s in rows))
-            sys.stdout.flush()
-        completed = True
-    except (KeyboardInterrupt, OutputError):  # finished work stays committed for --resume
-        interrupted = True
-        raise
     finally:
         bar.close()
-        if out is not None and not completed:
-            out.close() if interrupted else out.abandon()
         finish(ranks)
 
     counts = Counter(s.status for s in rows)

@@ -68,10 +68,8 @@ def generate_command(
     from dnahnet_core.scoring.model_io import open_model
 
     from .boundaries_cmd import format_bed, sidecar_path, write_json_atomic
-    from dnahnet_core.errors import OutputError
-
     from .common import check_output_path, command_line
-    from .resumable import CompanionOutput, ResumableOutput, file_identity
+    from .resumable import CompanionOutput, ResumableOutput, file_identity, keep_committed_on_interrupt
 
     cfg = GenerationConfig(length=length, num_samples=num_samples, temperature=temperature, top_k=top_k, top_p=top_p,
                            seed=seed, batch_size=batch_size).validate()
@@ -93,34 +91,26 @@ def generate_command(
     prompt_length = {p.name: len(p.ids) for p in items}
     total = len(items) * num_samples * length
     bar = tqdm(total=total, initial=out.done * length, unit="nt", file=sys.stderr, disable=not sys.stderr.isatty())
-    completed = interrupted = False
     try:
-        for n, g in enumerate(generate(loaded.model, items, cfg, dev, progress=bar.update, skip=out.done), start=out.done + 1):
-            name = f"{g.prompt}_sample{g.sample + 1}"
-            out.write(f">{name} prompt={g.prompt} prompt_length={prompt_length[g.prompt]} length={len(g.ids)} "
-                      f"log_likelihood={g.log_prob:.4f} seed={seed} model={loaded.name}\n")
-            seq = g.sequence
-            out.write("".join(seq[i : i + 80] + "\n" for i in range(0, len(seq), 80)))
-            if bed is not None and loaded.model.config.n_stages > 0:
-                rb = generated_boundaries(g)
-                bed.write(format_bed(rb.name, rb.table([1, 2] if rb.n_stages > 1 else [1])))
-            # Commit after the last sample of a batch: a resumed run then steps the same rows together.
-            if (g.sample + 1) % batch_size == 0 or g.sample + 1 == num_samples:
-                out.commit(n, bed.extra() if bed is not None else None)
-        if bed is not None:
-            bed.finish()
-        out.finish()
-        completed = True
-    except (KeyboardInterrupt, OutputError):  # finished work stays committed for --resume
-        interrupted = True
-        raise
+        with keep_committed_on_interrupt(out, bed):
+            for n, g in enumerate(generate(loaded.model, items, cfg, dev, progress=bar.update, skip=out.done), start=out.done + 1):
+                name = f"{g.prompt}_sample{g.sample + 1}"
+                out.write(f">{name} prompt={g.prompt} prompt_length={prompt_length[g.prompt]} length={len(g.ids)} "
+                          f"log_likelihood={g.log_prob:.4f} seed={seed} model={loaded.name}\n")
+                seq = g.sequence
+                out.write("".join(seq[i : i + 80] + "\n" for i in range(0, len(seq), 80)))
+                if bed is not None and loaded.model.config.n_stages > 0:
+                    rb = generated_boundaries(g)
+                    bed.write(format_bed(rb.name, rb.table([1, 2] if rb.n_stages > 1 else [1])))
+                # Commit after the last sample of a batch: a resumed run then steps the same rows together.
+                if (g.sample + 1) % batch_size == 0 or g.sample + 1 == num_samples:
+                    out.commit(n, bed.extra() if bed is not None else None)
+            if bed is not None:
+                bed.finish()
+            out.finish()
     finally:
         bar.close()
         torch.set_num_threads(threads)
-        if not completed:
-            for o in (out, bed):
-                if o is not None:
-                    o.close() if interrupted else o.abandon()
     target = sidecar or (sidecar_path(output) if output is not None else None)
     if target is not None:
         write_json_atomic(target, provenance)

@@ -13,11 +13,12 @@ byte-identical to an uninterrupted run. Without ``--resume`` an old partial run 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Iterator
 
 from dnahnet_core.atomic import atomic_path
 from dnahnet_core.errors import InputError, OutputError
@@ -38,6 +39,25 @@ def file_identity(path: str | os.PathLike[str] | None) -> Any:
     return [str(p.resolve()), st.st_size, st.st_mtime_ns]
 
 
+@contextlib.contextmanager
+def keep_committed_on_interrupt(*outputs: "ResumableOutput | CompanionOutput | None") -> Iterator[None]:
+    """Around a run's writing: an interruption (Ctrl-C) or an output failure (full disk) keeps the
+    committed work for ``--resume``; any other failure (bad input) leaves nothing behind."""
+    try:
+        yield
+    except (KeyboardInterrupt, OutputError):
+        for o in outputs:
+            if o is not None:
+                o.close()
+                o.kept = True
+        raise
+    except BaseException:
+        for o in outputs:
+            if o is not None:
+                o.abandon()
+        raise
+
+
 class ResumableOutput:
     """A text output committed in pieces. ``path`` None (stdout) cannot be resumed."""
 
@@ -46,6 +66,7 @@ class ResumableOutput:
         self.key = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
         self.done = 0
         self.extra: dict[str, Any] = {}
+        self.kept = False  # set when an interrupted run kept its committed part
         self.stream: IO[str]
         if path is None:
             if resume:

@@ -44,13 +44,11 @@ def score_command(
     from dnahnet_core.scoring.parallel import finish, init_ranks, ordered_map
     from dnahnet_core.scoring.sequences import score_record
 
-    from dnahnet_core.errors import OutputError
-
     from .common import check_output_path, command_line, tsv_header
 
     import itertools
 
-    from .resumable import ResumableOutput, file_identity
+    from .resumable import ResumableOutput, file_identity, keep_committed_on_interrupt
 
     stride = stride if stride is not None else max(1, context // 2)
     if not 0 < stride <= context:
@@ -71,7 +69,7 @@ def score_command(
         ranks,
         chunk=4,
     )
-    ok = interrupted = False
+    ok = False
     h5 = None
     try:
         if not ranks.is_main:
@@ -81,39 +79,31 @@ def score_command(
             return
         provenance = {"command": command_line(), **loaded.provenance(), "context": context, "stride": stride,
                       "strands": "both (averaged)" if both_strands else "forward", "log_base": "e (natural log)"}
-        if per_base:
-            h5 = h5py.File(per_base, "a" if done else "w")
-            for name in [k for k in h5 if int(k) >= done]:  # written after the last commit
-                del h5[name]
-        if not done:
-            out.write(tsv_header(provenance) + "\t".join(COLUMNS) + "\n")
-            out.commit(0)
-        for i, s in enumerate(tqdm(scores, unit="rec", file=sys.stderr, disable=not sys.stderr.isatty()), start=done):
-            out.write(f"{s.name}\t{s.length}\t{s.n_scored}\t{s.n_masked}\t{s.log_likelihood:.6f}\t{s.bits_per_base:.6f}\t{s.perplexity:.6f}\n")
+        with keep_committed_on_interrupt(out):
+            if per_base:
+                h5 = h5py.File(per_base, "a" if done else "w")
+                for name in [k for k in h5 if int(k) >= done]:  # written after the last commit
+                    del h5[name]
+            if not done:
+                out.write(tsv_header(provenance) + "\t".join(COLUMNS) + "\n")
+                out.commit(0)
+            for i, s in enumerate(tqdm(scores, unit="rec", file=sys.stderr, disable=not sys.stderr.isatty()), start=done):
+                out.write(f"{s.name}\t{s.length}\t{s.n_scored}\t{s.n_masked}\t{s.log_likelihood:.6f}\t{s.bits_per_base:.6f}\t{s.perplexity:.6f}\n")
+                if h5 is not None:
+                    # Dataset keys are record numbers (names may hold '/' or repeat); the name is an attribute.
+                    ds = h5.create_dataset(f"{i:06d}", data=s.per_base, compression="gzip")
+                    ds.attrs["name"] = s.name
+                    h5.flush()
+                out.commit(i + 1)
             if h5 is not None:
-                # Dataset keys are record numbers (names may hold '/' or repeat); the name is an attribute.
-                ds = h5.create_dataset(f"{i:06d}", data=s.per_base, compression="gzip")
-                ds.attrs["name"] = s.name
-                h5.flush()
-            out.commit(i + 1)
-        if h5 is not None:
-            for k, v in provenance.items():
-                h5.attrs[k] = str(v)
-        out.finish()
+                for k, v in provenance.items():
+                    h5.attrs[k] = str(v)
+            out.finish()
         ok = True
-    except (KeyboardInterrupt, OutputError):  # finished work stays committed for --resume
-        interrupted = True
-        if out is not None:
-            out.close()  # finished records stay committed for --resume
-        raise
-    except BaseException:
-        if out is not None:
-            out.abandon()
-        raise
     finally:
         if h5 is not None:
             h5.close()
-            if not ok and not interrupted:
+            if not ok and not (out is not None and out.kept):
                 per_base.unlink(missing_ok=True)  # a failed run leaves no partial output
         finish(ranks, ok)
 

@@ -105,10 +105,8 @@ def score_vcf_command(
     from dnahnet_core.scoring.parallel import drain, finish, init_ranks, ordered_map
     from dnahnet_core.scoring.variants import NO_ALT, STATUSES, ReferenceGenome, VariantScorer, VcfReader, ref_mismatch_error
 
-    from dnahnet_core.errors import OutputError
-
     from .common import check_output_path, command_line, tsv_header
-    from .resumable import ResumableOutput, file_identity
+    from .resumable import ResumableOutput, file_identity, keep_committed_on_interrupt
     from .score_cmd import _done_from_progress
 
     fmt_name = fmt.value if fmt is not None else None
@@ -190,36 +188,29 @@ def score_vcf_command(
                                "DNAHNET_STATUS": ",".join(a.status for a in res.alleles)}) + "\n"
 
     progress = tqdm(results, unit="rec", file=sys.stderr, disable=not sys.stderr.isatty())
-    interrupted = completed = False
     try:
-        if not done:
-            if out_format == "tsv":
-                out.write(tsv_header(provenance) + "\t".join(TSV_COLUMNS) + "\n")
+        with keep_committed_on_interrupt(out):
+            if not done:
+                if out_format == "tsv":
+                    out.write(tsv_header(provenance) + "\t".join(TSV_COLUMNS) + "\n")
+                else:
+                    contigs = {name: int(ids.size) for name, ids in genome.contigs.items()}
+                    out.write(annotated_header(reader.raw_header, info_lines, provenance, contigs))
+                out.commit(0, {"tally": tally})
+            for n, res in enumerate(progress, start=1):
+                out.write(rows(res, pending.popleft()))
+                if n % CHUNK == 0:
+                    # Only at chunk boundaries: a resumed run then batches its windows exactly as an
+                    # uninterrupted one does, so its floats (and bytes) are the same.
+                    out.commit(res.variant.number, {"tally": tally})
+            if bgzip:
+                out.finish(lambda partial, final: bgzip_file(partial, final))
+                index_vcf(output)
             else:
-                contigs = {name: int(ids.size) for name, ids in genome.contigs.items()}
-                out.write(annotated_header(reader.raw_header, info_lines, provenance, contigs))
-            out.commit(0, {"tally": tally})
-        for n, res in enumerate(progress, start=1):
-            out.write(rows(res, pending.popleft()))
-            if n % CHUNK == 0:
-                # Only at chunk boundaries: a resumed run then batches its windows exactly as an
-                # uninterrupted one does, so its floats (and bytes) are the same.
-                out.commit(res.variant.number, {"tally": tally})
-        if bgzip:
-            out.finish(lambda partial, final: bgzip_file(partial, final))
-            index_vcf(output)
-        else:
-            out.finish()
-        completed = True
-    except (KeyboardInterrupt, OutputError):  # finished work stays committed for --resume
-        interrupted = True
-        raise
+                out.finish()
     finally:
         progress.close()
         reader.close()
-        if not completed:
-            # An interruption keeps the committed records for --resume; a failure leaves nothing.
-            out.close() if interrupted else out.abandon()
         finish(ranks)
 
     counts = Counter({k[len("status_"):]: v for k, v in tally.items() if k.startswith("status_")})
