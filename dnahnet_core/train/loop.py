@@ -217,9 +217,10 @@ def _train(cfg: TrainConfig, info: DistInfo, stop_after: int | None, progress: b
                 record = {"step": step, "val_bpb": last_eval.bits_per_base, "val_selected": last_eval.selected, "targets": targets}
                 text = (f"eval step {step} | val bpb {last_eval.bits_per_base:.4f} | selected "
                         + ", ".join(f"s{i + 1} {s:.3f} (target {t:.3f})" for i, (s, t) in enumerate(zip(last_eval.selected, targets))))
-                if cfg.eval_diagnostics and info.is_main and model_cfg.n_stages > 0:
-                    # Diagnostics on rank 0's share of the validation windows (they are diagnostic,
-                    # not a reported metric, and need extra forward passes).
+                if cfg.eval_diagnostics and model_cfg.n_stages > 0:
+                    # Every rank runs them on its own share of the validation windows (no collective
+                    # inside, and no rank idles in the next collective while another computes);
+                    # rank 0 logs its share's figures.
                     diag = hierarchy_diagnostics(model, eval_batches, device, autocast)
                     record["diagnostics"] = diag.to_dict()
                     text += "\n  diagnostics: " + diag.summary()
