@@ -102,8 +102,7 @@ def essentiality_command(
     from dnahnet_core.scoring.essentiality import GeneScore
 
     from .common import check_output_path, command_line, tsv_header
-    from .resumable import ResumableOutput, file_identity, keep_committed_on_interrupt
-    from .score_cmd import _done_from_progress
+    from .resumable import ResumableOutput, committed_items, file_identity, keep_committed_on_interrupt
 
     cfg = KnockoutConfig(window=window, offset=offset, cassette=cassette.upper(), circular=circular.value)
     check_output_path(output)
@@ -133,7 +132,7 @@ def essentiality_command(
            "annotation": file_identity(annotation), "model": loaded.sha256, "window": cfg.window, "offset": cfg.offset,
            "cassette": cfg.cassette, "circular": cfg.circular, "fraction": essential_fraction, "threshold": essential_threshold}
     out = ResumableOutput(output, key, resume) if ranks.is_main and output is not None else None
-    done = out.done if out is not None else _done_from_progress(output, resume)
+    done = out.done if out is not None else committed_items(output, resume)
     chunk = max(2, batch_size)
     results = ordered_map(genes[done:], lambda part: score_genes(part, genomes, ann.topology, engine, cfg),
                           ranks, chunk=chunk)

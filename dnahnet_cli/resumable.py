@@ -39,6 +39,21 @@ def file_identity(path: str | os.PathLike[str] | None) -> Any:
     return [str(p.resolve()), st.st_size, st.st_mtime_ns]
 
 
+def progress_path(output: Path) -> Path:
+    return output.with_name(output.name + ".progress.json")
+
+
+def committed_items(output: Path | None, resume: bool) -> int:
+    """Finished items of an interrupted run, read without opening the output: what the ranks
+    other than 0 (which write nothing) need to skip the same input."""
+    if not resume or output is None:
+        return 0
+    try:
+        return int(json.loads(progress_path(output).read_text())["done"])
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
 @contextlib.contextmanager
 def keep_committed_on_interrupt(*outputs: "ResumableOutput | CompanionOutput | None") -> Iterator[None]:
     """Around a run's writing: an interruption (Ctrl-C) or an output failure (full disk) keeps the
@@ -77,7 +92,7 @@ class ResumableOutput:
             self.partial = self.progress = None
             return
         self.partial = path.with_name(path.name + ".partial")
-        self.progress = path.with_name(path.name + ".progress.json")
+        self.progress = progress_path(path)
         committed = 0
         if resume and self.progress.exists() and self.partial.exists():
             try:
@@ -99,10 +114,6 @@ class ResumableOutput:
         f.truncate(committed)
         f.seek(committed)
         self.stream = f
-
-    @property
-    def resumable(self) -> bool:
-        return self.partial is not None
 
     def _failed(self, err: OSError) -> OutputError:
         where = "standard output" if self.partial is None else str(self.path)

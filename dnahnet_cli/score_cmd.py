@@ -48,7 +48,7 @@ def score_command(
 
     import itertools
 
-    from .resumable import ResumableOutput, file_identity, keep_committed_on_interrupt
+    from .resumable import ResumableOutput, committed_items, file_identity, keep_committed_on_interrupt
 
     stride = stride if stride is not None else max(1, context // 2)
     if not 0 < stride <= context:
@@ -62,7 +62,7 @@ def score_command(
     key = {"command": "score", "input": file_identity(seqs), "model": loaded.sha256, "context": context, "stride": stride,
            "both_strands": both_strands, "per_base": str(per_base) if per_base else None}
     out = ResumableOutput(output, key, resume) if ranks.is_main else None
-    done = out.done if out is not None else _done_from_progress(output, resume)
+    done = out.done if out is not None else committed_items(output, resume)
     scores = ordered_map(
         itertools.islice(read_fasta(seqs), done, None),
         lambda recs: [score_record(r, engine, context, stride, both_strands, per_base is not None) for r in recs],
@@ -106,16 +106,3 @@ def score_command(
             if not ok and not (out is not None and out.kept):
                 per_base.unlink(missing_ok=True)  # a failed run leaves no partial output
         finish(ranks, ok)
-
-
-def _done_from_progress(output: Optional[Path], resume: bool) -> int:
-    """Finished records of an interrupted run, for ranks other than 0 (which read no output)."""
-    import json
-
-    if not resume or output is None:
-        return 0
-    progress = output.with_name(output.name + ".progress.json")
-    try:
-        return int(json.loads(progress.read_text())["done"])
-    except (OSError, ValueError, KeyError):
-        return 0

@@ -106,8 +106,7 @@ def score_vcf_command(
     from dnahnet_core.scoring.variants import NO_ALT, STATUSES, ReferenceGenome, VariantScorer, VcfReader, ref_mismatch_error
 
     from .common import check_output_path, command_line, tsv_header
-    from .resumable import ResumableOutput, file_identity, keep_committed_on_interrupt
-    from .score_cmd import _done_from_progress
+    from .resumable import ResumableOutput, committed_items, file_identity, keep_committed_on_interrupt
 
     fmt_name = fmt.value if fmt is not None else None
     strand, ref_mismatch, device = Strand(strand).value, RefMismatch(ref_mismatch).value, Device(device).value
@@ -135,7 +134,7 @@ def score_vcf_command(
     key = {"command": "score-vcf", "vcf": file_identity(variants), "reference": file_identity(ref_path), "model": loaded.sha256,
            "window": window, "strand": strand, "normalize": normalize, "ref_mismatch": ref_mismatch, "format": out_format, "bgzip": bgzip}
     out = ResumableOutput(output, key, resume) if ranks.is_main else None
-    done = out.done if out is not None else _done_from_progress(output, resume)
+    done = out.done if out is not None else committed_items(output, resume)
     tally = Counter(out.extra.get("tally", {})) if out is not None else Counter()
     pending: deque = deque()  # VCF lines waiting for their scores (rank 0 only)
 

@@ -21,7 +21,7 @@ import torch
 
 from .errors import ConfigError
 from .model.dnahnet import DnaHNet
-from .vocab import BOS, N
+from .vocab import BOS
 
 #: Tokens that may be sampled: A, C, G, T (ids 0-3).
 N_BASES = 4
@@ -172,8 +172,6 @@ def generate(
             stage_p = [torch.stack(p_, 1).cpu().numpy() for p_ in probs_t]  # (n, length), NaN where not reached
             stage_b = [torch.stack(b_, 1).cpu().numpy() for b_ in masks_t]
             for r, j in enumerate(samples):
-                if N in tokens[r]:  # never: only A/C/G/T are sampled
-                    raise AssertionError("sampled an N")
                 reached = [~np.isnan(stage_p[s_][r]) for s_ in range(n_stages)]
                 yield GeneratedSequence(
                     prompt=prompt.name, sample=j, ids=tokens[r], log_prob=float(log_prob[r]),

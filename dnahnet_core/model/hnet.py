@@ -34,8 +34,9 @@ class HNetStage(nn.Module):
         super().__init__()
         self.stage = stage
         self.is_innermost = stage == config.n_stages
-        self.chunk_size = config.ssm_chunk_size
         self.backend = backend
+        #: Chunking stages from this one inwards (0 for the innermost network).
+        self.depth = config.n_stages - stage
         stacks = config.stage_stacks(stage)
         if self.is_innermost:
             self.main = Stack(stacks[0], config, stage, backend)
@@ -132,7 +133,7 @@ class HNetStage(nn.Module):
         p, b = routing.boundary_prob[:, 0], routing.boundary_mask[:, 0]
         put(state.router_prev, rows, h.float())
         put(state.started, rows, one[:, 0])
-        depth = self._depth()
+        depth = self.depth
         probs = [p] + [p.new_full((n,), float("nan")) for _ in range(depth - 1)]
         masks = [b] + [b.new_zeros(n) for _ in range(depth - 1)]
         count = int(b.sum())
@@ -151,7 +152,3 @@ class HNetStage(nn.Module):
         with torch.autocast(x.device.type, enabled=False):
             y = up + self.residual_proj(h.float())
         return self.decoder.step(y, state.decoder, rows), StepDecisions(prob=probs, mask=masks)
-
-    def _depth(self) -> int:
-        """Chunking stages from this one inwards."""
-        return 0 if self.is_innermost else 1 + self.main._depth()
