@@ -12,7 +12,6 @@ from typing import IO, Optional
 
 import typer
 
-from dnahnet_core.atomic import atomic_path
 
 from .common import Device
 from .errors import EXIT_USAGE, fail, friendly_errors
@@ -27,6 +26,7 @@ class Stage(str, Enum):
 class Format(str, Enum):
     bed = "bed"
     bedgraph = "bedgraph"
+    bigwig = "bigwig"
 
 
 
@@ -65,6 +65,29 @@ def record_text(rb, stages: tuple[int, ...], fmt: str) -> str:
     return format_bedgraph(rb.name, track.starts, track.ends, rb.s2_prob)
 
 
+def bigwig_paths(output: Path, stages: tuple[int, ...], every_stage: bool) -> dict[int, Path]:
+    """The bigWig file of each stage: OUT itself for one chosen stage; OUT.s1.bw, OUT.s2.bw (OUT
+    without its .bw/.bigwig suffix) when every stage is written."""
+    if not every_stage:
+        return {stages[0]: output}
+    name = output.name
+    for suffix in (".bw", ".bigwig", ".bigWig"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    return {s: output.with_name(f"{name}.s{s}.bw") for s in stages}
+
+
+def add_tracks(writers: dict, rb) -> None:
+    """One record's boundary probabilities into each stage's track: stage 1 per base, stage 2 over
+    each stage-1 chunk's span (as the bedGraph)."""
+    if 1 in writers:
+        writers[1].add_per_base(rb.name, rb.s1_prob)
+    if 2 in writers:
+        chunks = rb.chunks(1)
+        writers[2].add_intervals(rb.name, chunks.starts, chunks.ends, rb.s2_prob)
+
+
 def track_line(fmt: str, stages: tuple[int, ...], model_name: str) -> str:
     which = "+".join(f"s{s}" for s in stages)
     if fmt == "bed":
@@ -74,22 +97,13 @@ def track_line(fmt: str, stages: tuple[int, ...], model_name: str) -> str:
             f'description="dnaHNet stage-{stages[0]} boundary probability, model {model_name}" viewLimits=0:1\n')
 
 
-def sidecar_path(output: Path) -> Path:
-    return output.with_name(output.name + ".json")
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2) + "\n")
-
-
 @friendly_errors
 def boundaries_command(
     genome: Path = typer.Argument(..., help="FASTA file (plain, gzip or bgzip), one or more records."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output file (default: stdout). With -o, provenance goes to OUT.json next to it (e.g. chunks.bed.json)."),
     model: Optional[Path] = typer.Option(None, "--model", "-m", help="Checkpoint (.safetensors); default: the embedded model."),
-    stage: Optional[Stage] = typer.Option(None, "--stage", help="1, 2 or all. Default: all for bed, 1 for bedgraph (a bedGraph holds one track)."),
-    fmt: Format = typer.Option(Format.bed, "--format", case_sensitive=False, help="bed: BED6 chunks. bedgraph: stage-1 boundary probability per base, or (--stage 2) the stage-2 probability over each stage-1 chunk's span."),
+    stage: Optional[Stage] = typer.Option(None, "--stage", help="1, 2 or all. Default: all for bed and bigwig, 1 for bedgraph (a bedGraph holds one track)."),
+    fmt: Format = typer.Option(Format.bed, "--format", case_sensitive=False, help="bed: BED6 chunks. bedgraph: stage-1 boundary probability per base, or (--stage 2) the stage-2 probability over each stage-1 chunk's span. bigwig: the same tracks as bigWig files (needs -o; with --stage all, the default, one file per stage: OUT.s1.bw and OUT.s2.bw)."),
     track: bool = typer.Option(False, "--track-line", help="Start the output with one UCSC 'track' line (genome browsers); without it the output has no header line at all (bedtools)."),
     context: int = typer.Option(8192, min=1, help="Window length; longer records are processed in overlapping windows."),
     stride: Optional[int] = typer.Option(None, min=1, help="Step between windows (default context/2): every decision is taken from a window where the position has at least context-stride bases of left context."),
@@ -118,20 +132,23 @@ def boundaries_command(
     """
     from tqdm import tqdm
 
-    from dnahnet_core.data.fasta import read_fasta
+    from dnahnet_core.data.fasta import fasta_sizes, read_fasta
+    from dnahnet_core.tracks import TrackWriter
     from dnahnet_core.errors import DnaHNetError
     from dnahnet_core.scoring.boundaries import check_model_stages, iter_boundaries
     from dnahnet_core.scoring.engine import LikelihoodEngine, resolve_device
     from dnahnet_core.scoring.model_io import open_model
     from dnahnet_core.scoring.parallel import drain, finish, init_ranks
 
-    from .common import check_output_path, command_line, output_stream
+    from .common import check_output_path, command_line, output_stream, sidecar_path, write_json_atomic
 
     # Usage errors (exit 2, like Click's own): choices and ranges are checked by Click while parsing.
     fmt = Format(fmt).value
-    stage = Stage(stage).value if stage is not None else ("all" if fmt == "bed" else "1")
+    stage = Stage(stage).value if stage is not None else ("1" if fmt == "bedgraph" else "all")
     if fmt == "bedgraph" and stage == "all":
         fail("--stage all: a bedGraph holds one track; use --stage 1 or --stage 2", EXIT_USAGE)
+    if fmt == "bigwig" and output is None:
+        fail("--format bigwig writes binary files: pass -o OUT.bw", EXIT_USAGE)
     stride = stride or max(1, context // 2)
     if stride > context:
         fail(f"--stride {stride}: need stride <= context ({context})", EXIT_USAGE)
@@ -166,18 +183,30 @@ def boundaries_command(
         "score": "round(1000*p) of the chunk's start decision" if fmt == "bed" else "bedGraph value = boundary probability p",
         "long_record_rule": RULE,
     }
+    files = bigwig_paths(output, stages, stage == "all") if fmt == "bigwig" else {}
+    if files:
+        provenance["files"] = {f"s{s}": str(path) for s, path in files.items()}
+        provenance["score"] = "bigWig value = boundary probability p (s1: per base; s2: over each stage-1 chunk's span)"
     summary: list[dict] = []
     sidecar = sidecar_path(output) if output is not None else None
     try:
-        with output_stream(output) as out:
+        with contextlib.ExitStack() as stack:
+            if files:
+                sizes = fasta_sizes(genome)
+                writers = {s: stack.enter_context(TrackWriter(path, sizes, "bigwig")) for s, path in files.items()}
+            else:
+                out = stack.enter_context(output_stream(output))
             try:
                 if sidecar is not None:
                     write_json_atomic(sidecar, {**provenance, "complete": False})
-                if track:
+                if track and not files:
                     out.write(track_line(fmt, stages, loaded.name))
                 for rb in tqdm(results, unit="rec", file=sys.stderr, disable=not sys.stderr.isatty()):
-                    out.write(record_text(rb, stages, fmt))
-                    out.flush()
+                    if files:
+                        add_tracks(writers, rb)
+                    else:
+                        out.write(record_text(rb, stages, fmt))
+                        out.flush()
                     row = {"name": rb.name, "length": rb.length, "windows": rb.n_windows,
                            "s1_chunks": int(rb.s1_mask.sum()), "s1_selected_fraction": round(rb.selected_fraction(1), 6)}
                     if rb.n_stages > 1:

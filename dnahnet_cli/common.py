@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from enum import Enum
 import os
 import shlex
@@ -10,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import IO, Iterator
 
+from dnahnet_core.atomic import atomic_path
 from dnahnet_core.errors import InputError
 
 
@@ -62,3 +64,13 @@ def output_stream(path: Path | None, binary: bool = False) -> Iterator[IO]:
 def tsv_header(provenance: dict[str, object]) -> str:
     """Provenance as '#'-comment lines ahead of a TSV (pandas: read_csv(..., comment='#'))."""
     return "".join(f"# {k}: {v}\n" for k, v in provenance.items())
+
+
+def sidecar_path(output: Path) -> Path:
+    """Where an output's provenance JSON goes: OUT.json beside OUT."""
+    return output.with_name(output.name + ".json")
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2) + "\n")

@@ -21,7 +21,7 @@ def score_command(
     model: Optional[Path] = typer.Option(None, "--model", "-m", help="Checkpoint (.safetensors); default: the embedded model."),
     context: int = typer.Option(8192, help="Window length; longer records are scored in overlapping windows."),
     stride: Optional[int] = typer.Option(None, help="Step between windows (default context/2): every base is predicted once, with at least context-stride bases of left context."),
-    per_base: Optional[Path] = typer.Option(None, "--per-base", help="Also write per-position log-likelihoods (HDF5: one float32 dataset per record, keyed 000000, 000001, ... in input order, with the record name as attribute 'name'; NaN at N)."),
+    per_base: Optional[Path] = typer.Option(None, "--per-base", help="Also write per-position log-likelihoods, format by extension: .h5 HDF5 (one float32 dataset per record, keyed 000000, 000001, ... in input order, with the record name as attribute 'name'; NaN at N); .bw/.bigwig bigWig or .bedgraph/.bg bedGraph track (0-based, chrom = record name, N positions left out; provenance in OUT.json beside it)."),
     both_strands: bool = typer.Option(False, "--both-strands", help="Average the forward and reverse-complement strands."),
     device: Device = typer.Option(Device.auto, envvar="DNAHNET_DEVICE", help="auto, cpu or cuda."),
     batch_size: int = typer.Option(8, help="Windows per forward pass (also capped by a token budget)."),
@@ -43,8 +43,9 @@ def score_command(
     from dnahnet_core.scoring.model_io import open_model
     from dnahnet_core.scoring.parallel import finish, init_ranks, ordered_map
     from dnahnet_core.scoring.sequences import score_record
+    from dnahnet_core.tracks import per_base_h5_to_track, track_format
 
-    from .common import check_output_path, command_line, tsv_header
+    from .common import check_output_path, command_line, sidecar_path, tsv_header, write_json_atomic
 
     import itertools
 
@@ -55,6 +56,10 @@ def score_command(
         raise typer.BadParameter(f"need 0 < stride <= context, got stride {stride}, context {context}")
     check_output_path(output)
     check_output_path(per_base)
+    track = track_format(per_base) if per_base else None
+    # A track is written once every record is scored (a bigWig needs every record's size first):
+    # the values go to an HDF5 file beside it meanwhile, which also lets --resume continue.
+    h5_path = per_base.with_name(per_base.name + ".partial.h5") if track else per_base
     dev = resolve_device(Device(device).value)
     loaded = open_model(model, device=str(dev))
     engine = LikelihoodEngine(loaded.model, dev, batch_size=batch_size)
@@ -81,7 +86,7 @@ def score_command(
                       "strands": "both (averaged)" if both_strands else "forward", "log_base": "e (natural log)"}
         with keep_committed_on_interrupt(out):
             if per_base:
-                h5 = h5py.File(per_base, "a" if done else "w")
+                h5 = h5py.File(h5_path, "a" if done else "w")
                 for name in [k for k in h5 if int(k) >= done]:  # written after the last commit
                     del h5[name]
             if not done:
@@ -99,10 +104,17 @@ def score_command(
                 for k, v in provenance.items():
                     h5.attrs[k] = str(v)
             out.finish()
+            if track:
+                h5.close()
+                per_base_h5_to_track(h5_path, per_base, track)
+                write_json_atomic(sidecar_path(per_base),
+                                  {**provenance, "track": "per-base log-likelihood (natural log); N positions left out",
+                                   "coordinates": "0-based half-open", "format": track})
+                h5_path.unlink()
         ok = True
     finally:
         if h5 is not None:
             h5.close()
             if not ok and not (out is not None and out.kept):
-                per_base.unlink(missing_ok=True)  # a failed run leaves no partial output
+                h5_path.unlink(missing_ok=True)  # a failed run leaves no partial output
         finish(ranks, ok)

@@ -14,12 +14,15 @@ from .common import Device
 from .errors import EXIT_USAGE, fail, friendly_errors
 
 TSV_COLUMNS = ["chrom", "pos", "id", "ref", "alt", "llr", "status"]
+#: The bgzipped, tabix-indexed table (.tsv.gz): the layout `bcftools annotate -a` and VEP plugins read.
+INDEXED_TSV_COLUMNS = ["#chrom", "pos", "ref", "alt", "id", "llr", "status"]
 #: Records per chunk and rank: one engine call each; results are written chunk by chunk.
 CHUNK = 64
 
 
 class OutFormat(str, Enum):
     vcf = "vcf"
+    bcf = "bcf"
     tsv = "tsv"
 
 
@@ -36,21 +39,26 @@ class RefMismatch(str, Enum):
 
 
 def _output_format(output: Optional[Path], fmt: Optional[str]) -> tuple[str, bool]:
-    """(vcf|tsv, bgzip?) from --format, else from the output file name; stdout defaults to VCF."""
+    """(vcf|bcf|tsv, bgzip?) from --format, else from the output file name; stdout defaults to VCF.
+    A .gz/.bgz name means BGZF with an index beside it (VCF: .tbi; TSV: .tbi); BCF is always
+    compressed and indexed (.csi)."""
     name = output.name.lower() if output is not None else ""
     compressed = name.endswith((".gz", ".bgz"))
     if fmt is None:
-        if output is None or name.endswith(".vcf"):
+        stem = name[: name.rindex(".")] if compressed else name
+        if output is None or stem.endswith(".vcf"):
             fmt = "vcf"
-        elif name.endswith((".vcf.gz", ".vcf.bgz")):
-            fmt = "vcf"
-        elif name.endswith((".tsv", ".txt")):
+        elif stem.endswith(".bcf"):
+            fmt = "bcf"
+        elif stem.endswith((".tsv", ".txt")):
             fmt = "tsv"
         else:
-            fail(f"cannot tell the output format from {output.name!r}: use .vcf, .vcf.gz or .tsv, or pass --format vcf|tsv", EXIT_USAGE)
-    if fmt == "tsv" and compressed:
-        fail(f"TSV output is written uncompressed; use a .tsv name, not {output.name!r}", EXIT_USAGE)
-    return fmt, compressed and fmt == "vcf"
+            fail(f"cannot tell the output format from {output.name!r}: use .vcf, .vcf.gz, .bcf, .tsv or .tsv.gz, or pass --format vcf|bcf|tsv", EXIT_USAGE)
+    if fmt == "bcf":
+        if output is None:
+            fail("BCF output needs a file: pass -o OUT.bcf", EXIT_USAGE)
+        return fmt, True
+    return fmt, compressed
 
 
 def _llr_text(llr: Optional[float], missing: str) -> str:
@@ -63,7 +71,7 @@ def _llr_text(llr: Optional[float], missing: str) -> str:
 def score_vcf_command(
     variants: Path = typer.Argument(..., help="VCF file (plain, gzip or bgzip; 1-based POS)."),
     reference: Optional[Path] = typer.Option(None, "--reference", "-r", help="Reference FASTA (plain, gzip or bgzip). Default: the VCF's ##reference= line (a path or file:// URL; relative to the VCF's folder)."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output: .vcf, .vcf.gz (bgzip) or .tsv (default: VCF on stdout)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output: .vcf, .vcf.gz (bgzip + .tbi index), .bcf (+ .csi index), .tsv, or .tsv.gz (bgzip + .tbi index; header #chrom pos ref alt id llr status, '.' where not scored). Default: VCF on stdout."),
     fmt: Optional[OutFormat] = typer.Option(None, "--format", help="Output format, overriding the output file's extension."),
     model: Optional[Path] = typer.Option(None, "--model", "-m", help="Checkpoint (.safetensors); default: the embedded model."),
     window: int = typer.Option(8192, "--window", "-w", min=1, help="Reference window length W in bases, centred on the variant."),
@@ -93,12 +101,18 @@ def score_vcf_command(
     lines. TSV columns: chrom pos id ref alt llr status (one row per ALT, pos 1-based, llr NA
     where not scored), after '#' provenance lines. A summary of statuses goes to stderr.
 
+    Compressed outputs are indexed for region queries (bcftools view -r, tabix): .vcf.gz gets a
+    .tbi index and ##contig lines from the reference; .bcf a .csi index; .tsv.gz is a bgzipped
+    table with the header line '#chrom pos ref alt id llr status', indexed on chrom/pos, e.g.
+    bcftools annotate -a scored.tsv.gz -c CHROM,POS,REF,ALT,-,INFO/DNAHNET_LLR,- -h hdr.txt.
+    Unsorted input is written but not indexed (a warning says so).
+
     \b
     Example: dnahnet score-vcf variants.vcf --reference genome.fa -o scored.vcf.gz
     """
     from tqdm import tqdm
 
-    from dnahnet_core.data.vcf import add_info, annotated_header, bgzip_file, index_vcf
+    from dnahnet_core.data.vcf import add_info, annotated_header, bgzip_file, index_tsv, index_vcf, vcf_text_to_bcf
     from dnahnet_core.errors import InputError
     from dnahnet_core.scoring.engine import LikelihoodEngine, resolve_device
     from dnahnet_core.scoring.model_io import open_model
@@ -172,17 +186,21 @@ def score_vcf_command(
         '##INFO=<ID=DNAHNET_STATUS,Number=A,Type=String,Description="dnahnet status per ALT: ok, ref_mismatch, unknown_contig, symbolic_allele, non_acgt, too_long">',
     ]
 
+    def tsv_row(v, alt: str, llr: str, status: str) -> str:
+        if bgzip:  # the indexed layout; '.' for a missing value, as bcftools annotate reads it
+            return f"{v.chrom}\t{v.pos}\t{v.ref}\t{alt}\t{v.id or '.'}\t{'.' if llr == 'NA' else llr}\t{status}\n"
+        return f"{v.chrom}\t{v.pos}\t{v.id or '.'}\t{v.ref}\t{alt}\t{llr}\t{status}\n"
+
     def rows(res, line: str) -> str:
         """The output text of one record, counting its statuses."""
         v = res.variant
         tally["records"] += 1
         if not res.alleles:  # ALT '.': nothing to score, but the record shows up
             tally["no_alt"] += 1
-            return f"{v.chrom}\t{v.pos}\t{v.id or '.'}\t{v.ref}\t.\tNA\t{NO_ALT}\n" if out_format == "tsv" else line + "\n"
+            return tsv_row(v, ".", "NA", NO_ALT) if out_format == "tsv" else line + "\n"
         tally.update(f"status_{a.status}" for a in res.alleles)
         if out_format == "tsv":
-            return "".join(f"{v.chrom}\t{v.pos}\t{v.id or '.'}\t{v.ref}\t{a.alt}\t{_llr_text(a.llr, 'NA')}\t{a.status}\n"
-                           for a in res.alleles)
+            return "".join(tsv_row(v, a.alt, _llr_text(a.llr, "NA"), a.status) for a in res.alleles)
         return add_info(line, {"DNAHNET_LLR": ",".join(_llr_text(a.llr, ".") for a in res.alleles),
                                "DNAHNET_STATUS": ",".join(a.status for a in res.alleles)}) + "\n"
 
@@ -191,7 +209,7 @@ def score_vcf_command(
         with keep_committed_on_interrupt(out):
             if not done:
                 if out_format == "tsv":
-                    out.write(tsv_header(provenance) + "\t".join(TSV_COLUMNS) + "\n")
+                    out.write(tsv_header(provenance) + "\t".join(INDEXED_TSV_COLUMNS if bgzip else TSV_COLUMNS) + "\n")
                 else:
                     contigs = {name: int(ids.size) for name, ids in genome.contigs.items()}
                     out.write(annotated_header(reader.raw_header, info_lines, provenance, contigs))
@@ -202,9 +220,12 @@ def score_vcf_command(
                     # Only at chunk boundaries: a resumed run then batches its windows exactly as an
                     # uninterrupted one does, so its floats (and bytes) are the same.
                     out.commit(res.variant.number, {"tally": tally})
-            if bgzip:
-                out.finish(lambda partial, final: bgzip_file(partial, final))
+            if out_format == "bcf":
+                out.finish(vcf_text_to_bcf)
                 index_vcf(output)
+            elif bgzip:
+                out.finish(bgzip_file)
+                (index_tsv if out_format == "tsv" else index_vcf)(output)
             else:
                 out.finish()
     finally:

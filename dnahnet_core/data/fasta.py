@@ -123,6 +123,12 @@ def read_fasta(path: str | os.PathLike[str]) -> Iterator[FastaRecord]:
             yield from _parse(handle, where)
 
 
+def fasta_sizes(path: str | os.PathLike[str]) -> list[tuple[str, int]]:
+    """(name, length) of every non-empty record, in file order (one streaming pass; a track file
+    needs every record's size before its first value)."""
+    return [(r.name, len(r.ids)) for r in read_fasta(path)]
+
+
 def _parse(handle: IO[str], where: str) -> Iterator[FastaRecord]:
     """The body of :func:`read_fasta` once the file is open as text."""
     lines = iter(handle)

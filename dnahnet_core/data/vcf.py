@@ -315,14 +315,47 @@ def bgzip_file(src: Path, dst: Path, block: int = 1 << 20) -> None:
 
 
 def index_vcf(path: Path) -> Path | None:
-    """Index a bgzipped VCF (tabix .tbi; CSI when a contig is too long for tabix). Returns the
-    index path, or None with a warning on stderr when the records are not sorted."""
+    """Index a bgzipped VCF (tabix .tbi; CSI when a contig is too long for tabix) or a BCF (CSI).
+    Returns the index path, or None with a warning on stderr when the records are not sorted."""
+    csi = str(path).lower().endswith(".bcf")
+    return _index(path, dict(preset="vcf"), csi)
+
+
+def index_tsv(path: Path) -> Path | None:
+    """Tabix-index a bgzipped variant table whose first two columns are chrom and 1-based pos
+    (``#`` lines are the header). Returns the index path, or None with a warning when unsorted."""
+    return _index(path, dict(seq_col=0, start_col=1, end_col=1, meta_char="#"), False)
+
+
+def _index(path: Path, layout: dict, csi: bool) -> Path | None:
     import pysam
 
     try:
-        return Path(pysam.tabix_index(str(path), preset="vcf", force=True, keep_original=True))
+        return Path(pysam.tabix_index(str(path), force=True, keep_original=True, csi=csi, **layout))
     except (OSError, ValueError) as err:
-        if "exceed" in str(err) or "too long" in str(err):
-            return Path(pysam.tabix_index(str(path), preset="vcf", force=True, keep_original=True, csi=True))
+        if not csi and ("exceed" in str(err) or "too long" in str(err)):
+            return Path(pysam.tabix_index(str(path), force=True, keep_original=True, csi=True, **layout))
         sys.stderr.write(f"dnahnet: warning: {path}: not indexed ({err}); sort it first (bcftools sort) to index it\n")
         return None
+
+
+def vcf_text_to_bcf(src: Path, dst: Path) -> None:
+    """Convert the VCF text file ``src`` into BCF ``dst`` with htslib, streaming, atomically.
+    BCF needs every CHROM declared: contigs the header lacks are declared (without a length)."""
+    import pysam
+
+    from ..atomic import atomic_path
+
+    _quiet_htslib()
+    with open(src) as f:
+        seen = dict.fromkeys(line.split("\t", 1)[0] for line in f if not line.startswith("#") and line.strip())
+    with pysam.VariantFile(str(src)) as inp:
+        header = inp.header.copy()
+        for name in seen:
+            if name not in header.contigs:
+                header.contigs.add(name)
+        with atomic_path(dst) as tmp:
+            with pysam.VariantFile(str(tmp), "wb", header=header) as out:
+                for rec in inp:
+                    rec.translate(header)
+                    out.write(rec)
