@@ -161,7 +161,7 @@ class _GunzipPipe:
         self._thread.join(timeout=5)
 
 
-def _quiet_htslib() -> None:
+def quiet_htslib() -> None:
     """htslib prints its own [E::...] lines on stderr; our errors say it in one line instead."""
     import pysam
 
@@ -188,7 +188,7 @@ class VcfReader:
         if self.path.stat().st_size == 0:
             raise InputError("empty file (expected a VCF with a ##fileformat header)", path=where)
         _check_bgzf_eof(self.path)
-        _quiet_htslib()
+        quiet_htslib()
         self._pipe = _GunzipPipe(self.path) if _is_plain_gzip(self.path) else None
         try:
             self.vcf = pysam.VariantFile(self._pipe.reader if self._pipe else where)
@@ -346,7 +346,7 @@ def vcf_text_to_bcf(src: Path, dst: Path) -> None:
 
     from ..atomic import atomic_path
 
-    _quiet_htslib()
+    quiet_htslib()
     with open(src) as f:
         seen = dict.fromkeys(line.split("\t", 1)[0] for line in f if not line.startswith("#") and line.strip())
     with pysam.VariantFile(str(src)) as inp:
