@@ -3,7 +3,7 @@ _dnahnet() {
   local cur prev sub i
   cur="${COMP_WORDS[COMP_CWORD]}"; prev="${COMP_WORDS[COMP_CWORD-1]}"; sub=""
   for ((i=1; i<COMP_CWORD; i++)); do case "${COMP_WORDS[i]}" in -*) ;; *) sub="${COMP_WORDS[i]}"; break ;; esac; done
-  if [[ -z "$sub" ]]; then COMPREPLY=( $(compgen -W "info train score essentiality score-vcf boundaries generate --version --help" -- "$cur") ); return; fi
+  if [[ -z "$sub" ]]; then COMPREPLY=( $(compgen -W "info train score essentiality score-vcf boundaries generate embed fitness plot --version --help" -- "$cur") ); return; fi
   case "$sub" in
         info)
           case "$prev" in
@@ -30,7 +30,7 @@ _dnahnet() {
           if [[ "$cur" == -* ]]; then COMPREPLY=( $(compgen -W "--annotation -a --output -o --model -m --window --offset --cassette --circular --essential-fraction --essential-threshold --labels --device --batch-size --resume --help -h" -- "$cur") ); else COMPREPLY=( $(compgen -f -- "$cur") ); fi ;;
         score-vcf)
           case "$prev" in
-            --format) COMPREPLY=( $(compgen -W "vcf tsv" -- "$cur") ); return ;;
+            --format) COMPREPLY=( $(compgen -W "vcf bcf tsv" -- "$cur") ); return ;;
             --strand) COMPREPLY=( $(compgen -W "both forward" -- "$cur") ); return ;;
             --ref-mismatch) COMPREPLY=( $(compgen -W "flag skip error" -- "$cur") ); return ;;
             --device) COMPREPLY=( $(compgen -W "auto cpu cuda" -- "$cur") ); return ;;
@@ -40,7 +40,7 @@ _dnahnet() {
         boundaries)
           case "$prev" in
             --stage) COMPREPLY=( $(compgen -W "1 2 all" -- "$cur") ); return ;;
-            --format) COMPREPLY=( $(compgen -W "bed bedgraph" -- "$cur") ); return ;;
+            --format) COMPREPLY=( $(compgen -W "bed bedgraph bigwig" -- "$cur") ); return ;;
             --device) COMPREPLY=( $(compgen -W "auto cpu cuda" -- "$cur") ); return ;;
             --output|-o|--model|-m) COMPREPLY=( $(compgen -f -- "$cur") ); return ;;
           esac
@@ -51,6 +51,25 @@ _dnahnet() {
             --output|-o|--provenance|--boundaries|--model|-m) COMPREPLY=( $(compgen -f -- "$cur") ); return ;;
           esac
           if [[ "$cur" == -* ]]; then COMPREPLY=( $(compgen -W "--length -n --num-samples -k --temperature --top-k --top-p --seed --output -o --provenance --boundaries --model -m --device --batch-size --resume --help -h" -- "$cur") ); else COMPREPLY=( $(compgen -f -- "$cur") ); fi ;;
+        embed)
+          case "$prev" in
+            --dtype) COMPREPLY=( $(compgen -W "float32 float16" -- "$cur") ); return ;;
+            --device) COMPREPLY=( $(compgen -W "auto cpu cuda" -- "$cur") ); return ;;
+            --output|-o|--model|-m) COMPREPLY=( $(compgen -f -- "$cur") ); return ;;
+          esac
+          if [[ "$cur" == -* ]]; then COMPREPLY=( $(compgen -W "--output -o --model -m --stages --mean --dtype --context --stride --device --batch-size --help -h" -- "$cur") ); else COMPREPLY=( $(compgen -f -- "$cur") ); fi ;;
+        fitness)
+          case "$prev" in
+            --strand) COMPREPLY=( $(compgen -W "+ -" -- "$cur") ); return ;;
+            --device) COMPREPLY=( $(compgen -W "auto cpu cuda" -- "$cur") ); return ;;
+            --target|-t|--genome|-g|--output|-o|--summary|--model|-m) COMPREPLY=( $(compgen -f -- "$cur") ); return ;;
+          esac
+          if [[ "$cur" == -* ]]; then COMPREPLY=( $(compgen -W "--target -t --record --strand --cds --variant-column --score-column --assay-column --genome -g --flank --output -o --summary --model -m --device --batch-size --help -h" -- "$cur") ); else COMPREPLY=( $(compgen -f -- "$cur") ); fi ;;
+        plot)
+          case "$prev" in
+            --output|-o|--annotation|-a|--labels) COMPREPLY=( $(compgen -f -- "$cur") ); return ;;
+          esac
+          if [[ "$cur" == -* ]]; then COMPREPLY=( $(compgen -W "--output -o --annotation -a --region -r --bin --labels --by --help -h" -- "$cur") ); else COMPREPLY=( $(compgen -f -- "$cur") ); fi ;;
   esac
 }
 complete -o filenames -F _dnahnet dnahnet

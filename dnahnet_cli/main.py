@@ -79,6 +79,12 @@ from .boundaries_cmd import boundaries_command  # noqa: E402
 app.command("boundaries")(boundaries_command)
 from .generate_cmd import generate_command  # noqa: E402
 app.command("generate")(generate_command)
+from .embed_cmd import embed_command  # noqa: E402
+app.command("embed")(embed_command)
+from .fitness_cmd import fitness_command  # noqa: E402
+app.command("fitness")(fitness_command)
+from .plot_cmd import plot_command  # noqa: E402
+app.command("plot")(plot_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

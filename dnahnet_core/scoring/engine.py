@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ..model.dnahnet import DnaHNet
+from ..model.dnahnet import DnaHNet, ModelOutput
 from ..vocab import BOS, N
 
 
@@ -44,6 +44,13 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+@dataclass
+class ForwardBatch:
+    ids: torch.Tensor  # (b, L) long: BOS + window tokens, N-padded
+    lengths: torch.Tensor  # (b,) real tokens per row, BOS included
+    out: ModelOutput
+
+
 class LikelihoodEngine:
     """Batched, padding-invariant inference over token windows (uint8 arrays, no BOS)."""
 
@@ -59,7 +66,9 @@ class LikelihoodEngine:
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    def _batches(self, lengths: list[int]) -> list[list[int]]:
+    def batches(self, lengths: list[int]) -> list[list[int]]:
+        """Window indices grouped into forward passes: longest first, at most ``batch_size`` windows
+        and ``max_tokens`` padded tokens each."""
         order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
         batches, current = [], []
         for i in order:
@@ -72,7 +81,8 @@ class LikelihoodEngine:
             batches.append(current)
         return batches
 
-    def _forward(self, windows: Sequence[np.ndarray], idx: list[int]):
+    def forward_batch(self, windows: Sequence[np.ndarray], idx: list[int]) -> ForwardBatch:
+        """One padded forward pass over ``windows[i]`` for i in ``idx`` (BOS prepended)."""
         L = max(len(windows[i]) for i in idx) + 1
         ids = torch.full((len(idx), L), N, dtype=torch.long)
         ids[:, 0] = BOS
@@ -81,7 +91,7 @@ class LikelihoodEngine:
         lengths = torch.tensor([len(windows[i]) + 1 for i in idx])
         with torch.inference_mode(), self._autocast():
             out = self.model(ids.to(self.device), lengths=lengths.to(self.device))
-        return ids, lengths, out
+        return ForwardBatch(ids=ids, lengths=lengths, out=out)
 
     def log_probs(self, windows: Sequence[np.ndarray]) -> list[np.ndarray]:
         """For each window w: float32 array of log p(w[i] | BOS, w[:i]); NaN where w[i] is N."""
@@ -91,8 +101,9 @@ class LikelihoodEngine:
         for w, k in zip(windows, keys):
             distinct[k] = w
         results: list[np.ndarray | None] = [None] * len(distinct)
-        for idx in self._batches([len(w) for w in distinct]):
-            ids, lengths, out = self._forward(distinct, idx)
+        for idx in self.batches([len(w) for w in distinct]):
+            fb = self.forward_batch(distinct, idx)
+            ids, out = fb.ids, fb.out
             logp = torch.log_softmax(out.logits[:, :-1].float(), dim=-1)
             target = logp.gather(-1, ids[:, 1:].to(logp.device).unsqueeze(-1)).squeeze(-1).cpu().numpy()
             for row, i in enumerate(idx):
@@ -105,8 +116,9 @@ class LikelihoodEngine:
     def routing(self, windows: Sequence[np.ndarray]) -> list[WindowRouting]:
         """Boundary probabilities and decisions of every stage, in nucleotide coordinates."""
         results: list[WindowRouting | None] = [None] * len(windows)
-        for idx in self._batches([len(w) for w in windows]):
-            _, lengths, out = self._forward(windows, idx)
+        for idx in self.batches([len(w) for w in windows]):
+            fb = self.forward_batch(windows, idx)
+            lengths, out = fb.lengths, fb.out
             for row, i in enumerate(idx):
                 n = int(lengths[row]) - 1
                 # Stage 1 runs on [BOS, x_0 .. x_{n-1}]; nucleotide j is token j + 1.
