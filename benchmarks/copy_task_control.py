@@ -13,6 +13,16 @@ Reported: bits per base on the copied half, and for the H-Net the same with the 
 output replaced by its mean (the hierarchy gap). A hierarchy that carries information drives the
 copied half towards 0 bits and has a large gap.
 
+Routing arms for the H-Net (same model, same data, only the boundary decisions differ), to tell a
+defect of the chunked path from a property of learned routing:
+
+* ``learned``: the H-Net router (cosine of adjacent encoder vectors), trained end to end;
+* ``stride``: a fixed boundary every 2nd position at both stages (p = 0.9999 / 0.0001), no router;
+* ``irregular``: fixed, content-independent boundaries at random positions (40%, one pattern per
+  sequence length, the same in every step), no router: irregular chunks, but stationary ones;
+* ``stride-then-learned``: ``stride`` for the first half of the steps, then the H-Net router
+  (a warm start: does a path that already carries information survive learned routing?).
+
     python benchmarks/copy_task_control.py --steps 600 --json benchmarks/results_copy_task.json
 """
 
@@ -21,12 +31,14 @@ from __future__ import annotations
 import argparse
 import json
 import time
+import types
 
 import torch
 
 from dnahnet_core import DnaHNet, ModelConfig
 from dnahnet_core.diagnostics import replaced_dechunk
 from dnahnet_core.losses import total_loss
+from dnahnet_core.model.routing import RoutingInfo, RoutingModule
 from dnahnet_core.train.init import init_weights
 
 HALF = 64
@@ -45,21 +57,51 @@ def batch(n: int, g: torch.Generator) -> torch.Tensor:
     return torch.cat([torch.full((n, 1), 5), x, x], 1)  # BOS, then the sequence twice
 
 
+ROUTINGS = ("learned", "stride", "irregular", "stride-then-learned")
+
+
+def fix_routing(model: DnaHNet, kind: str, seed: int) -> None:
+    """Replace every router's decisions by a fixed pattern (``stride`` or ``irregular``)."""
+    g = torch.Generator().manual_seed(seed)
+    patterns: dict[int, torch.Tensor] = {}
+
+    def pattern(length: int) -> torch.Tensor:
+        if length not in patterns:
+            b = torch.arange(length) % 2 == 0 if kind == "stride" else torch.rand(length, generator=g) < 0.4
+            b[0] = True
+            patterns[length] = torch.where(b, 0.9999, 0.0001)
+        return patterns[length]
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> RoutingInfo:
+        p = pattern(x.size(1))[None].expand(x.size(0), -1).clone()
+        return RoutingInfo(boundary_prob=p, boundary_mask=(p > 0.5) & mask, mask=mask)
+
+    for m in model.modules():
+        if isinstance(m, RoutingModule):
+            m.forward = types.MethodType(forward, m)
+
+
 def copied_half_bits(model: DnaHNet, ids: torch.Tensor) -> float:
     out = model(ids)
     lp = torch.log_softmax(out.logits[:, :-1], -1).gather(-1, ids[:, 1:, None])[..., 0]
     return float(-lp[:, HALF:].mean() / torch.log(torch.tensor(2.0)))
 
 
-def train_one(name: str, steps: int, seed: int) -> dict:
+def train_one(name: str, steps: int, seed: int, routing: str = "learned") -> dict:
     torch.manual_seed(seed)
     cfg = MODELS[name]
     model = init_weights(DnaHNet(cfg, backend="torch"), "hnet")
+    if routing != "learned":
+        fix_routing(model, routing.removesuffix("-then-learned"), seed + 5)
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.0)
     g = torch.Generator().manual_seed(seed)
     curve = []
     t0 = time.perf_counter()
     for step in range(steps):
+        if routing.endswith("-then-learned") and step == steps // 2:
+            for m in model.modules():  # back to the class's learned routing
+                if isinstance(m, RoutingModule):
+                    del m.forward
         ids = batch(16, g)
         loss = total_loss(model(ids), ids, cfg.ratio_targets, 0.02)
         opt.zero_grad()
@@ -70,7 +112,7 @@ def train_one(name: str, steps: int, seed: int) -> dict:
     model.eval()
     test = batch(128, torch.Generator().manual_seed(seed + 1))
     with torch.no_grad():
-        row = {"model": name, "parameters": model.num_parameters(), "steps": steps, "copied_half_bits": copied_half_bits(model, test),
+        row = {"model": name, "routing": routing if cfg.n_stages else "-", "parameters": model.num_parameters(), "steps": steps, "copied_half_bits": copied_half_bits(model, test),
                "curve": curve, "seconds": time.perf_counter() - t0}
         if cfg.n_stages:
             with replaced_dechunk(model, 1, "mean"):
@@ -82,13 +124,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--routing", nargs="+", choices=ROUTINGS, default=list(ROUTINGS), help="H-Net routing arms to train")
     ap.add_argument("--json")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    rows = [train_one(name, args.steps, args.seed) for name in MODELS]
+    rows = [train_one("transformer", args.steps, args.seed)]
+    rows += [train_one("hnet-local", args.steps, args.seed, routing) for routing in args.routing]
     for r in rows:
         extra = f", stage-1 output -> mean: {r['copied_half_bits_stage1_mean']:.3f}" if "copied_half_bits_stage1_mean" in r else ""
-        print(f"{r['model']:12s} ({r['parameters']:,} parameters, {r['steps']} steps): copied half {r['copied_half_bits']:.3f} bits/base{extra}")
+        print(f"{r['model']:12s} routing {r['routing']:9s} ({r['parameters']:,} parameters, {r['steps']} steps): "
+              f"copied half {r['copied_half_bits']:.3f} bits/base{extra}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)
