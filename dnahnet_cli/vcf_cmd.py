@@ -31,6 +31,11 @@ class Strand(str, Enum):
     forward = "forward"
 
 
+class Protocol(str, Enum):
+    local = "local"
+    centred = "centred"
+
+
 class RefMismatch(str, Enum):
     flag = "flag"
     skip = "skip"
@@ -74,7 +79,10 @@ def score_vcf_command(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output: .vcf, .vcf.gz (bgzip + .tbi index), .bcf (+ .csi index), .tsv, or .tsv.gz (bgzip + .tbi index; header #chrom pos ref alt id llr status, '.' where not scored). Default: VCF on stdout."),
     fmt: Optional[OutFormat] = typer.Option(None, "--format", help="Output format, overriding the output file's extension."),
     model: Optional[Path] = typer.Option(None, "--model", "-m", help="Checkpoint (.safetensors); default: the embedded model."),
-    window: int = typer.Option(8192, "--window", "-w", min=1, help="Reference window length W in bases, centred on the variant."),
+    protocol: Protocol = typer.Option(Protocol.local, "--protocol", help="local: left context, the allele and --downstream bases after it, from the cached reference (fast). centred: the whole --window centred on the variant, ref and alt windows scored in full (the protocol of dnahnet <= 0.1)."),
+    left_context: int = typer.Option(2048, "--left-context", "-C", min=0, help="local: at least this many reference bases before the variant (C to C+1023: blocks of 1,024 nt share one left context)."),
+    downstream: int = typer.Option(64, "--downstream", "-D", min=0, help="local: reference bases after REF included in each allele's log-likelihood."),
+    window: int = typer.Option(8192, "--window", "-w", min=1, help="centred: reference window length W in bases, centred on the variant. Both protocols: alleles longer than W are too_long."),
     strand: Strand = typer.Option(Strand.both, "--strand", help="both: average the forward and reverse-complement LLRs; forward: forward strand only."),
     normalize: bool = typer.Option(False, "--normalize", help="Report LL(alt)/n_alt - LL(ref)/n_ref: each window's log-likelihood divided by its length (its A/C/G/T bases), so indels of different lengths compare."),
     ref_mismatch: RefMismatch = typer.Option(RefMismatch.flag, "--ref-mismatch", help="REF differs from the reference: flag (status ref_mismatch, not scored), skip (leave the record out), error (stop, exit 1)."),
@@ -82,13 +90,17 @@ def score_vcf_command(
     batch_size: int = typer.Option(8, "--batch-size", min=1, help="Windows per forward pass (also capped by a token budget)."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run with the same inputs and options (needs -o): finished records are kept, not recomputed; the result is the same file an uninterrupted run writes."),
 ) -> None:
-    """Score variants: log-likelihood ratio LLR = LL(alt window) - LL(ref window), natural log.
+    """Score variants: log-likelihood ratio LLR = LL(alt) - LL(ref), natural log.
 
-    VCF POS is 1-based; REF is checked against the reference. The reference window holds W bases
-    (--window, default 8192) centred on REF, shifted inward at contig ends (never padded; a contig
-    shorter than W is used whole); the alt window is the same flanks with REF replaced by ALT, so
-    indels change its length (the VCF anchor base is kept as is). LL sums the model's log-probabilities
-    over the window's A/C/G/T bases. Forward and reverse-complement strands are averaged by default.
+    VCF POS is 1-based; REF is checked against the reference. Protocol local (default): each
+    allele's LL sums the model's log-probabilities over the allele's bases and the next D
+    (--downstream, 64) reference bases, all conditioned on the same left context of at least C
+    (--left-context, 2048) reference bases; the reference is run once per 1,024-nt block and
+    shared by every variant in it, so each ALT costs only its own D+1 bases. Protocol centred:
+    the reference window holds W bases (--window, 8192) centred on REF, shifted inward at contig
+    ends (never padded; a contig shorter than W is used whole); the alt window is the same flanks
+    with REF replaced by ALT, so indels change its length (the VCF anchor base is kept as is), and
+    LL sums over the whole window. Forward and reverse-complement strands are averaged by default.
     Negative LLR = ALT less likely under the model. Multi-allelic records are scored per ALT.
 
     Each ALT gets a status: ok, ref_mismatch, unknown_contig (CHROM not in the reference),
@@ -117,6 +129,7 @@ def score_vcf_command(
     from dnahnet_core.scoring.engine import LikelihoodEngine, resolve_device
     from dnahnet_core.scoring.model_io import open_model
     from dnahnet_core.scoring.parallel import drain, finish, init_ranks, ordered_map
+    from dnahnet_core.scoring.local_variants import LocalVariantScorer
     from dnahnet_core.scoring.variants import NO_ALT, STATUSES, ReferenceGenome, VariantScorer, VcfReader, ref_mismatch_error
 
     from .common import check_output_path, command_line, tsv_header
@@ -124,6 +137,7 @@ def score_vcf_command(
 
     fmt_name = fmt.value if fmt is not None else None
     strand, ref_mismatch, device = Strand(strand).value, RefMismatch(ref_mismatch).value, Device(device).value
+    protocol = Protocol(protocol).value
     out_format, bgzip = _output_format(output, fmt_name)
     check_output_path(output)
     reader = VcfReader(variants)
@@ -142,10 +156,15 @@ def score_vcf_command(
     dev = resolve_device(device)
     loaded = open_model(model, device=str(dev))
     engine = LikelihoodEngine(loaded.model, dev, batch_size=batch_size)
-    scorer = VariantScorer(engine, genome, window=window, strands=strand, normalize=normalize)
+    if protocol == "local":
+        scorer = LocalVariantScorer(engine, genome, window=window, strands=strand, normalize=normalize,
+                                    left_context=left_context, downstream=downstream)
+    else:
+        scorer = VariantScorer(engine, genome, window=window, strands=strand, normalize=normalize)
     ranks = init_ranks(dev)
 
     key = {"command": "score-vcf", "vcf": file_identity(variants), "reference": file_identity(ref_path), "model": loaded.sha256,
+           "protocol": protocol, "left_context": left_context, "downstream": downstream,
            "window": window, "strand": strand, "normalize": normalize, "ref_mismatch": ref_mismatch, "format": out_format, "bgzip": bgzip}
     out = ResumableOutput(output, key, resume) if ranks.is_main else None
     done = out.done if out is not None else committed_items(output, resume)
@@ -175,6 +194,8 @@ def score_vcf_command(
         "command": command_line(),
         **loaded.provenance(),
         "reference": str(ref_path),
+        "protocol": (f"local (left context >= {left_context} nt in 1,024-nt blocks, allele + {downstream} downstream nt)"
+                     if protocol == "local" else f"centred (window {window} nt)"),
         "window": window,
         "strand": "both (forward and reverse-complement averaged)" if strand == "both" else "forward",
         "normalize": "per-base (LL/n per window)" if normalize else "none (summed LLR)",

@@ -61,7 +61,8 @@ class LikelihoodEngine:
         # Token budget per batch (the memory knob): GPUs take far more than CPUs.
         self.max_tokens = max_tokens or (262_144 if self.device.type == "cuda" else 65_536)
 
-    def _autocast(self):
+    def autocast(self):
+        """bf16 autocast on CUDA, nothing on CPU (fp32: bf16 matmuls are slow on CPUs)."""
         if self.device.type == "cuda":
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return contextlib.nullcontext()
@@ -89,7 +90,7 @@ class LikelihoodEngine:
         for row, i in enumerate(idx):
             ids[row, 1 : len(windows[i]) + 1] = torch.from_numpy(windows[i].astype(np.int64))
         lengths = torch.tensor([len(windows[i]) + 1 for i in idx])
-        with torch.inference_mode(), self._autocast():
+        with torch.inference_mode(), self.autocast():
             out = self.model(ids.to(self.device), lengths=lengths.to(self.device))
         return ForwardBatch(ids=ids, lengths=lengths, out=out)
 
