@@ -23,20 +23,22 @@ _dnahnet() {
           if [[ "$cur" == -* ]]; then COMPREPLY=( $(compgen -W "--output -o --model -m --context --stride --per-base --both-strands --device --batch-size --resume --help -h" -- "$cur") ); else COMPREPLY=( $(compgen -f -- "$cur") ); fi ;;
         essentiality)
           case "$prev" in
+            --protocol) COMPREPLY=( $(compgen -W "local centred" -- "$cur") ); return ;;
             --circular) COMPREPLY=( $(compgen -W "auto yes no" -- "$cur") ); return ;;
             --device) COMPREPLY=( $(compgen -W "auto cpu cuda" -- "$cur") ); return ;;
             --annotation|-a|--output|-o|--model|-m|--labels) COMPREPLY=( $(compgen -f -- "$cur") ); return ;;
           esac
-          if [[ "$cur" == -* ]]; then COMPREPLY=( $(compgen -W "--annotation -a --output -o --model -m --window --offset --cassette --circular --essential-fraction --essential-threshold --labels --device --batch-size --resume --help -h" -- "$cur") ); else COMPREPLY=( $(compgen -f -- "$cur") ); fi ;;
+          if [[ "$cur" == -* ]]; then COMPREPLY=( $(compgen -W "--annotation -a --output -o --model -m --protocol --left-context -C --downstream -D --window --offset --cassette --circular --essential-fraction --essential-threshold --labels --device --batch-size --resume --help -h" -- "$cur") ); else COMPREPLY=( $(compgen -f -- "$cur") ); fi ;;
         score-vcf)
           case "$prev" in
             --format) COMPREPLY=( $(compgen -W "vcf bcf tsv" -- "$cur") ); return ;;
+            --protocol) COMPREPLY=( $(compgen -W "local centred" -- "$cur") ); return ;;
             --strand) COMPREPLY=( $(compgen -W "both forward" -- "$cur") ); return ;;
             --ref-mismatch) COMPREPLY=( $(compgen -W "flag skip error" -- "$cur") ); return ;;
             --device) COMPREPLY=( $(compgen -W "auto cpu cuda" -- "$cur") ); return ;;
             --reference|-r|--output|-o|--model|-m) COMPREPLY=( $(compgen -f -- "$cur") ); return ;;
           esac
-          if [[ "$cur" == -* ]]; then COMPREPLY=( $(compgen -W "--reference -r --output -o --format --model -m --window -w --strand --normalize --ref-mismatch --device --batch-size --resume --help -h" -- "$cur") ); else COMPREPLY=( $(compgen -f -- "$cur") ); fi ;;
+          if [[ "$cur" == -* ]]; then COMPREPLY=( $(compgen -W "--reference -r --output -o --format --model -m --protocol --left-context -C --downstream -D --window -w --strand --normalize --ref-mismatch --device --batch-size --resume --help -h" -- "$cur") ); else COMPREPLY=( $(compgen -f -- "$cur") ); fi ;;
         boundaries)
           case "$prev" in
             --stage) COMPREPLY=( $(compgen -W "1 2 all" -- "$cur") ); return ;;

@@ -8,6 +8,8 @@ Static completion scripts list every command and option, so pressing TAB never s
 
 from __future__ import annotations
 
+from enum import Enum
+
 import argparse
 import enum
 import sys
@@ -94,7 +96,8 @@ def _root() -> Any:
 def _opt(p: Any, ctx: Any) -> Opt:
     names = list(p.opts) + list(p.secondary_opts)
     metavar = "" if p.is_flag else _metavar(p)
-    default = "" if p.default is None or p.is_flag and not p.secondary_opts or p.required else str(p.default)
+    value = p.default.value if isinstance(p.default, Enum) else p.default  # an Enum default shows its value
+    default = "" if value is None or p.is_flag and not p.secondary_opts or p.required else str(value)
     if p.secondary_opts and isinstance(p.default, bool):
         default = p.opts[0] if p.default else p.secondary_opts[0]
     return Opt(names, (p.help or "").strip(), metavar, default, _choices(p), _is_path(p))

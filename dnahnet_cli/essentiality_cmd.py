@@ -21,6 +21,11 @@ COLUMNS = ["gene_id", "locus_tag", "gene_name", "chrom", "start", "end", "strand
            "wt_ll", "ko_ll", "score", "essential", "status"]
 
 
+class Protocol(str, Enum):
+    local = "local"
+    centred = "centred"
+
+
 class Circular(str, Enum):
     auto = "auto"
     yes = "yes"
@@ -58,7 +63,10 @@ def essentiality_command(
     annotation: Path = typer.Option(..., "--annotation", "-a", help="Genes: GFF3 or GenBank, plain or gzip (format read from the content). Every CDS is one output row."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="TSV output (default: stdout)."),
     model: Optional[Path] = typer.Option(None, "--model", "-m", help="Checkpoint (.safetensors); default: the embedded model."),
-    window: int = typer.Option(DEFAULT_WINDOW, help="Window length (bp) centred on each gene. Genes longer than this are skipped (too_long)."),
+    protocol: Protocol = typer.Option(Protocol.local, "--protocol", help="local: the wild type run once per 1,024-nt block as a carried state; each knockout costs only its suffix (cassette, rest of the gene, --downstream bases) forked from it. centred: the publication's whole windows (WINDOW bp centred on the gene, both scored in full)."),
+    left_context: int = typer.Option(2048, "--left-context", "-C", min=0, help="local: at least this many bases before the cassette (C to C+1023)."),
+    downstream: int = typer.Option(256, "--downstream", "-D", min=0, help="local: bases after the gene's end included in both suffixes."),
+    window: int = typer.Option(DEFAULT_WINDOW, help="centred: window length (bp) centred on each gene. Both protocols: genes longer than this are skipped (too_long)."),
     offset: int = typer.Option(DEFAULT_OFFSET, help="The cassette starts this many nt after the first base of the start codon."),
     cassette: str = typer.Option(DEFAULT_CASSETTE, help="Bases written over the gene (length preserved); the default holds five in-frame stop codons."),
     circular: Circular = typer.Option(Circular.auto, help="Wrap windows at the origin: auto = the GenBank/GFF3 topology where it is given, else circular; yes; no (linear: windows shift inward at the ends)."),
@@ -69,13 +77,18 @@ def essentiality_command(
     batch_size: int = typer.Option(8, min=1, help="Windows per forward pass (also capped by a token budget)."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run with the same inputs and options (needs -o): finished genes are kept, not recomputed; the result is the same file an uninterrupted run writes."),
 ) -> None:
-    """Gene essentiality by in-silico knockout (dnaHNet publication protocol).
+    """Gene essentiality by in-silico knockout (dnaHNet publication protocol, or its local form).
 
-    For each single-interval CDS, a WINDOW-bp window centred on the gene and read 5'->3' along it
-    (reverse complement for minus-strand genes; circular replicons wrap at the origin, linear ones
-    shift the window inward; a replicon shorter than the window is used whole) is scored as wild
-    type and with CASSETTE written OFFSET nt after the start codon's first base.
-    score = wt_ll - ko_ll (natural log, summed over the window); larger = more likely essential.
+    Each single-interval CDS is read 5'->3' along it (reverse complement for minus-strand genes)
+    as wild type and with CASSETTE written OFFSET nt after the start codon's first base.
+    Protocol local (default): wt_ll and ko_ll sum the log-probabilities of the suffix from the
+    cassette to --downstream bases past the gene's end, both conditioned on the same wild-type left
+    context (at least --left-context bases); the wild type is computed once per 1,024-nt block and
+    each knockout forks from its state at the cassette. A gene that crosses the origin is
+    out_of_range. Protocol centred: a WINDOW-bp window centred on the gene (circular replicons wrap
+    at the origin, linear ones shift the window inward; a replicon shorter than the window is used
+    whole), summed over the window. score = wt_ll - ko_ll (natural log); larger = more likely
+    essential.
 
     Coordinates: GFF3 and GenBank input are 1-based; the output start/end are 1-based with an
     inclusive end, as in the annotation.
@@ -104,7 +117,8 @@ def essentiality_command(
     from .common import check_output_path, command_line, tsv_header
     from .resumable import ResumableOutput, committed_items, file_identity, keep_committed_on_interrupt
 
-    cfg = KnockoutConfig(window=window, offset=offset, cassette=cassette.upper(), circular=circular.value)
+    cfg = KnockoutConfig(window=window, offset=offset, cassette=cassette.upper(), circular=circular.value,
+                         protocol=Protocol(protocol).value, left_context=left_context, downstream=downstream)
     check_output_path(output)
     ann = read_annotation(annotation)
     truth = read_labels(labels) if labels is not None else None
@@ -130,7 +144,8 @@ def essentiality_command(
     genes = ann.genes
     key = {"command": "essentiality", "genome": file_identity(genome if genome not in (None, "-") else None),
            "annotation": file_identity(annotation), "model": loaded.sha256, "window": cfg.window, "offset": cfg.offset,
-           "cassette": cfg.cassette, "circular": cfg.circular, "fraction": essential_fraction, "threshold": essential_threshold}
+           "cassette": cfg.cassette, "circular": cfg.circular,
+           "protocol": cfg.protocol, "left_context": cfg.left_context, "downstream": cfg.downstream, "fraction": essential_fraction, "threshold": essential_threshold}
     out = ResumableOutput(output, key, resume) if ranks.is_main and output is not None else None
     done = out.done if out is not None else committed_items(output, resume)
     chunk = max(2, batch_size)
@@ -151,10 +166,12 @@ def essentiality_command(
     provenance = {
         "command": command_line(), **loaded.provenance(),
         "genome": genome_source, "annotation": f"{annotation} ({ann.format})",
+        "protocol": (f"local (left context >= {cfg.left_context} nt in 1,024-nt blocks; suffix = cassette to {cfg.downstream} nt past the gene)"
+                     if cfg.protocol == "local" else f"centred (window {cfg.window} nt)"),
         "window": cfg.window, "offset": cfg.offset, "cassette": cfg.cassette,
         "circular": f"{cfg.circular}; circular: {_names(circ)}; linear: {_names(lin)}",
         "coordinates": "start/end 1-based, inclusive end (as in GFF3/GenBank); windows read 5'->3' along each gene",
-        "score": "wt_ll - ko_ll (natural log, summed over the window); larger = more likely essential",
+        "score": "wt_ll - ko_ll (natural log, summed over the " + ("suffix" if cfg.protocol == "local" else "window") + "); larger = more likely essential",
         "essential_rule": rule,
     }
     header = tsv_header(provenance) + "\t".join(COLUMNS) + "\n"

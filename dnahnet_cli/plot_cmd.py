@@ -51,8 +51,11 @@ def plot_command(
         fail(f"{', '.join(wrong)}: not an option of 'plot {kind}' (it takes {', '.join(allowed)})", EXIT_USAGE)
     if kind == "boundaries":
         res = plots.plot_boundaries(input, output, annotation=annotation, region=region, bin_size=bin_size)
-        rates = ", ".join(f"{k} {float(v.mean()):.4f}/nt" for k, v in res.rates.items())
-        msg = f"{res.region.chrom}:{res.region.start0 + 1}-{res.region.end0}, {len(res.bin_starts)} bins of {res.bin_size} nt; mean chunk starts {rates}; {res.n_genes} genes"
+        rates = ", ".join(f"{k} {v:.4f}/nt" for k, v in res.mean_rates.items())
+        bins = f"{len(res.bin_starts)} bin{'s' if len(res.bin_starts) != 1 else ''} of {res.bin_size} nt"
+        msg = f"{res.region.chrom}:{res.region.start0 + 1}-{res.region.end0}, {bins}; mean chunk starts {rates}; {res.n_genes} genes"
+        if annotation is not None and not res.n_genes:
+            msg += f" (warning: the annotation has no gene in {res.region.chrom}:{res.region.start0 + 1}-{res.region.end0})"
     elif kind == "essentiality":
         res = plots.plot_essentiality(input, output, labels=labels)
         msg = f"{res.n_scored} scored genes" + (f", AUROC {res.auroc:.3f}" if res.auroc is not None else "")

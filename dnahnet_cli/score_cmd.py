@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from .common import Device
-from .errors import friendly_errors
+from .errors import EXIT_USAGE, fail, friendly_errors
 
 COLUMNS = ["name", "length", "n_scored", "n_masked", "log_likelihood", "bits_per_base", "perplexity"]
 
@@ -57,6 +57,8 @@ def score_command(
     check_output_path(output)
     check_output_path(per_base)
     track = track_format(per_base) if per_base else None
+    if per_base and track is None and not per_base.name.lower().endswith((".h5", ".hdf5")):
+        fail(f"--per-base {per_base.name}: use .h5 (HDF5), .bw (bigWig) or .bedgraph (text)", EXIT_USAGE)
     # A track is written once every record is scored (a bigWig needs every record's size first):
     # the values go to an HDF5 file beside it meanwhile, which also lets --resume continue.
     h5_path = per_base.with_name(per_base.name + ".partial.h5") if track else per_base

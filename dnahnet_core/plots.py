@@ -70,6 +70,7 @@ class BoundaryPlot:
     bin_starts: np.ndarray  # 0-based start of each bin
     rates: dict[str, np.ndarray]  # stage label (s1, s2) -> chunk starts per base in each bin
     n_genes: int  # genes drawn under the rates
+    mean_rates: dict[str, float] = field(default_factory=dict)  # chunk starts per base over the region
 
 
 @dataclass
@@ -119,6 +120,7 @@ def plot_boundaries(bed: Path, out: Path, annotation: Path | None = None, region
         edges = edges[:-1]
     widths = np.diff(edges)
     rates = {label: np.histogram(starts, bins=edges)[0] / widths for label, starts in sorted(stages.items())}
+    mean_rates = {label: float(((st >= reg.start0) & (st < reg.end0)).sum() / span) for label, st in sorted(stages.items())}
     genes = []
     if annotation is not None:
         from .annotation import read_annotation
@@ -133,7 +135,7 @@ def plot_boundaries(bed: Path, out: Path, annotation: Path | None = None, region
                 f"(mean {len(stages[label][(stages[label] >= reg.start0) & (stages[label] < reg.end0)]) / span:.3f}/nt)")
     ax.set_ylabel(f"chunk starts per nt\n({size:,}-nt bins)")
     ax.set_title(f"dnaHNet chunk boundaries, {reg.chrom}:{reg.start0 + 1:,}-{reg.end0:,}")
-    ax.legend(loc="upper right", fontsize=8, frameon=False)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     ax.set_ylim(bottom=0)
     lanes = _gene_lanes(genes)
     n_lanes = {st: max([lane for g, lane in zip(genes, lanes) if g.strand == st] + [0]) + 1 for st in "+-"}
@@ -158,7 +160,7 @@ def plot_boundaries(bed: Path, out: Path, annotation: Path | None = None, region
         gx.text(0.5, 0.5, "no annotation given (--annotation GFF3/GenBank)", transform=gx.transAxes, ha="center", va="center", fontsize=8, color="gray")
     _save(fig, out)
     plt.close(fig)
-    return BoundaryPlot(region=reg, bin_size=size, bin_starts=edges[:-1], rates=rates, n_genes=len(genes))
+    return BoundaryPlot(region=reg, bin_size=size, bin_starts=edges[:-1], rates=rates, n_genes=len(genes), mean_rates=mean_rates)
 
 
 def _gene_lanes(genes: list) -> list[int]:
@@ -226,6 +228,7 @@ def plot_essentiality(table: Path, out: Path, labels: Path | None = None, top: i
         hx.legend(fontsize=8, frameon=False)
     hx.set_xlabel("knockout score (wt_ll - ko_ll, nats; higher = more essential)")
     hx.set_ylabel("genes")
+    hx.yaxis.get_major_locator().set_params(integer=True)
     hx.set_title(f"{len(scores)} scored genes" + (f", AUROC {auc:.3f}" if auc is not None else ""))
     rank = np.arange(1, len(scores) + 1)
     rx.plot(rank, scores, color="#333333", lw=1)
@@ -287,17 +290,57 @@ def _variant_rows(path: Path, by: str | None) -> list[tuple[str, float | None, s
                     raise InputError(f"no INFO {info}: not a VCF written by dnahnet score-vcf", path=str(path))
             if by is not None and by not in vcf.header.info:
                 raise InputError(f"--by {by}: no such INFO field in the header (fields: {', '.join(list(vcf.header.info)[:12])})", path=str(path))
+            pick = _group_picker(vcf.header, by) if by else None
             for rec in vcf:
                 llrs = rec.info.get("DNAHNET_LLR") or ()
                 statuses = rec.info.get("DNAHNET_STATUS") or ()
-                group = rec.info.get(by) if by else None
-                if isinstance(group, tuple):
-                    group = ",".join(str(g) for g in group)
-                for llr, status in zip(llrs, statuses):
-                    rows.append((status, llr, None if group is None else str(group)))
+                for k, (llr, status) in enumerate(zip(llrs, statuses)):
+                    rows.append((status, llr, pick(rec, k) if pick else None))
     except (OSError, ValueError) as err:
         raise InputError(f"cannot read the scored VCF ({err})", path=str(path)) from None
     return rows
+
+
+#: Annotation fields whose entries are '|'-separated per transcript: (field, how to find the ALT's
+#: entry, which sub-field is the consequence). VEP's CSQ names its sub-fields in the header.
+_PIPE_FIELDS = {"ANN": (0, 1), "BCSQ": (None, 0), "CSQ": (0, None)}
+
+
+def _group_picker(header, by: str):
+    """(record, ALT index) -> the group label of ``by`` for that ALT: a Number=A field gives each
+    ALT its own value; snpEff ANN, VEP CSQ and bcftools csq BCSQ give the consequence of the ALT's
+    first entry (VEP: its 'Consequence' sub-field, located from the header)."""
+    meta = header.info[by]
+    number = meta.number
+    if by in _PIPE_FIELDS:
+        allele_at, field_at = _PIPE_FIELDS[by]
+        if field_at is None:  # VEP: "... Format: Allele|Consequence|IMPACT|..."
+            fmt = (meta.description or "").split("Format:")[-1].strip().split("|")
+            field_at = fmt.index("Consequence") if "Consequence" in fmt else 1
+
+        def pick(rec, k: int) -> str | None:
+            entries = rec.info.get(by)
+            if entries is None:
+                return None
+            entries = entries if isinstance(entries, tuple) else (entries,)
+            alt = rec.alts[k] if rec.alts and k < len(rec.alts) else None
+            for e in entries:
+                parts = str(e).split("|")
+                if allele_at is None or (len(parts) > allele_at and parts[allele_at] in (alt, "")) or len(rec.alts or ()) == 1:
+                    return parts[field_at].split("&")[0] if len(parts) > field_at else None
+            return None
+        return pick
+
+    def pick(rec, k: int) -> str | None:
+        value = rec.info.get(by)
+        if value is None:
+            return None
+        if isinstance(value, tuple):
+            if number == "A" and k < len(value):
+                return str(value[k])
+            return ",".join(str(v) for v in value)
+        return str(value)
+    return pick
 
 
 def plot_variants(scored: Path, out: Path, by: str | None = None) -> VariantPlot:
@@ -332,6 +375,7 @@ def plot_variants(scored: Path, out: Path, by: str | None = None) -> VariantPlot
     axes[1].axvline(0, color="k", lw=0.5)
     axes[1].set_xlabel("LLR = LL(alt) - LL(ref) (nats)")
     axes[1].set_ylabel("alleles")
+    axes[1].yaxis.get_major_locator().set_params(integer=True)
     axes[1].set_title(f"{len(llr)} scored alleles" + (f", median {np.median(llr):.3f}" if len(llr) else ""))
     if by:
         keys = list(garr)[:12]

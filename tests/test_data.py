@@ -496,3 +496,17 @@ def test_species_power_balances_windows_across_species(tmp_path, lambda_seq):
                        WindowSampler(store, 512, seed=3).batch(4, 8).ids)
     plan = WindowSampler(store, 512, seed=3, species_power=0.0).plan(0, 256)
     assert (plan.start >= 0).all() and (plan.start + plan.length <= store.lengths[plan.record]).all()
+
+
+def test_a_fasta_from_a_pipe_is_read_not_refused_as_empty(tmp_path):
+    import os
+    import threading
+
+    fifo = tmp_path / "genome.fifo"
+    os.mkfifo(fifo)
+    text = (DATA / "phiX174.fa").read_text()
+    writer = threading.Thread(target=lambda: fifo.write_text(text))
+    writer.start()
+    records = list(read_fasta(fifo))
+    writer.join()
+    assert [r.name for r in records] == ["NC_001422.1"] and len(records[0].ids) == 5386

@@ -112,7 +112,7 @@ def test_gff3_attributes_joined_cds_and_embedded_fasta(tmp_path):
     assert (j.gene_id, j.start0, j.end0, j.n_parts) == ("cds-j", 0, 40, 2)
     assert (k.gene_id, k.gene_name, k.strand) == ("cds k", "abc", ".")
     assert ann.topology == {"c1": "circular"} and len(ann.sequences["c1"]) == 60
-    cfg = KnockoutConfig(window=64, offset=0, cassette="TAA")
+    cfg = KnockoutConfig(protocol="centred", window=64, offset=0, cassette="TAA")
     assert plan_gene(j, ann.sequences, ann.topology, cfg)[0] == "multi_interval"
     assert plan_gene(k, ann.sequences, ann.topology, cfg)[0] == "no_strand"
 
@@ -122,7 +122,7 @@ def test_gff3_attributes_joined_cds_and_embedded_fasta(tmp_path):
 
 def test_knockout_changes_only_cassette_positions(pcp):
     genome = pcp.sequences["NC_005816.1"]
-    cfg = KnockoutConfig(window=1024)
+    cfg = KnockoutConfig(protocol="centred", window=1024)
     for gene in pcp.genes:
         status, win = plan_gene(gene, pcp.sequences, pcp.topology, cfg)
         if win is None:
@@ -170,7 +170,7 @@ def test_circular_wrap_linear_shift_and_short_replicon(phix_ids):
 def test_statuses_from_plan_gene(phix_ids):
     genomes = {"c": phix_ids.copy()}
     genomes["c"][50 + 12] = 4  # an N where the cassette of gene K goes
-    cfg = KnockoutConfig(window=256)
+    cfg = KnockoutConfig(protocol="centred", window=256)
     g = lambda s, e, strand="+", chrom="c", parts=1: Gene("x", "", "", chrom, s, e, strand, parts)  # noqa: E731
     assert plan_gene(g(50, 221), genomes, {}, cfg)[0] == "non_acgt"
     assert plan_gene(g(300, 600), genomes, {}, cfg)[0] == "too_long"
@@ -179,11 +179,11 @@ def test_statuses_from_plan_gene(phix_ids):
     assert plan_gene(g(300, 327, chrom="other"), genomes, {}, cfg)[0] == "unknown_contig"
     assert plan_gene(g(5300, 5450), genomes, {}, cfg)[0] == "ok"  # crosses the origin (circular)
     assert plan_gene(g(5300, 5450), genomes, {"c": "linear"}, cfg)[0] == "out_of_range"
-    assert plan_gene(g(5300, 5450), genomes, {}, KnockoutConfig(window=256, circular="no"))[0] == "out_of_range"
+    assert plan_gene(g(5300, 5450), genomes, {}, KnockoutConfig(protocol="centred", window=256, circular="no"))[0] == "out_of_range"
 
 
 def test_knockout_leaves_earlier_log_probs_unchanged(engine, pcp):
-    cfg = KnockoutConfig(window=384)
+    cfg = KnockoutConfig(protocol="centred", window=384)
     genes = [g for g in pcp.genes if g.locus_tag in ("YP_pPCP03", "YP_pPCP09")]
     assert [g.strand for g in genes] == ["+", "-"]
     for gene in genes:
@@ -340,3 +340,37 @@ def test_cli_bad_annotation_subprocess_no_traceback(tmp_path):
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert r.stderr.strip().count("\n") == 0 and "line 2: start 'ten'" in r.stderr
     assert not out.exists()
+
+
+def test_local_knockouts_fork_the_wild_type_state_and_equal_a_plain_forward_of_the_suffix():
+    """--protocol local: the score of every gene of both strands equals, within float rounding,
+    the suffix difference of a plain forward pass over [block start - C, gene end + D)."""
+    from dnahnet_core.annotation import read_annotation
+    from dnahnet_core.scoring.engine import LikelihoodEngine
+    from dnahnet_core.scoring.essentiality import score_genes
+    from dnahnet_core.scoring.model_io import open_model
+    from dnahnet_core.vocab import reverse_complement_ids
+
+    engine = LikelihoodEngine(open_model(MODEL, device="cpu").model, "cpu", batch_size=4)
+    ann = read_annotation(DATA / "pPCP1_plasmid.gbk")
+    cfg = KnockoutConfig(protocol="local", left_context=300, downstream=40)
+    results = score_genes(ann.genes, ann.sequences, ann.topology, engine, cfg)
+    assert {r.gene.strand for r in results} == {"+", "-"}
+    for r in results:
+        g, contig = r.gene, ann.sequences[r.gene.chrom]
+        L = len(contig)
+        seq = contig if g.strand == "+" else reverse_complement_ids(contig)
+        five, three = (g.start0, g.end0) if g.strand == "+" else (L - g.end0, L - g.start0)
+        q = five + cfg.offset
+        start, end = max(0, (q // 1024) * 1024 - 300), min(L, three + 40)
+        wt = seq[start:end].copy()
+        ko = wt.copy()
+        ko[q - start : q - start + len(cfg.cassette)] = cfg.cassette_ids
+        lw, lk = engine.log_probs([wt, ko])
+        wt_ll, ko_ll = (float(np.nansum(x[q - start :].astype(np.float64))) for x in (lw, lk))
+        assert r.status == "ok", g.locus_tag
+        assert r.wt_ll == pytest.approx(wt_ll, abs=1e-4) and r.ko_ll == pytest.approx(ko_ll, abs=1e-4), g.locus_tag
+        assert r.score == pytest.approx(r.wt_ll - r.ko_ll, abs=1e-9)
+    # genes scored one at a time give the same numbers (no dependence on the batch)
+    alone = score_genes(ann.genes[3:4], ann.sequences, ann.topology, engine, cfg)[0]
+    assert alone.score == pytest.approx(results[3].score, abs=1e-5)

@@ -138,9 +138,10 @@ def test_notes_name_the_problem(engine, gene_j):
 def test_sequence_cells_and_empty_cells(engine, gene_j):
     target = make_target("geneJ", gene_j)
     snv = gene_j[:6] + "T" + gene_j[7:]  # c.7A>T
-    rows = rows_of(["c.7A>T", snv, snv.lower(), gene_j[:50] + "N" + gene_j[51:], "hello", "", "c.7A>T"])
+    rows = rows_of(["c.7A>T", snv, snv.lower(), gene_j[:50] + "N" + gene_j[51:], "hello", "", "c.7A>T", "NA"])
     results = FitnessScorer(target, engine).score(rows)
-    assert [r.status for r in results] == ["ok", "ok", "ok", "non_acgt", "bad_hgvs", "no_variant", "ok"]
+    # MaveDB's NA (a protein-only row) is no variant, not a sequence of N and A
+    assert [r.status for r in results] == ["ok", "ok", "ok", "non_acgt", "bad_hgvs", "no_variant", "ok", "no_variant"]
     assert results[1].delta == pytest.approx(results[0].delta, abs=1e-6)
     assert results[2].delta == pytest.approx(results[0].delta, abs=1e-6)
     assert mutant_sequence("c.7A>T", target) == ("ok", "", snv)

@@ -139,3 +139,47 @@ def test_bcftools_annotate_takes_the_scores_from_the_indexed_tsv(outputs, tmp_pa
             assert math.isclose(value, ours[(r.pos, r.alts[0])], abs_tol=1e-4), r.id
             got += 1
     assert got >= 6
+
+
+def test_bcf_declares_what_a_text_vcf_left_undeclared(tmp_path):
+    """BCF needs every CHROM, INFO and FILTER declared (htslib would stop the process)."""
+    text = VCF.read_text()
+    text = "\n".join(x for x in text.splitlines() if not x.startswith(("##contig=<ID=plasmid", "##INFO=<ID=NOTE"))) + "\n"
+    text = text.replace("\tPASS\tNOTE=mnv", "\tlowq\tNOTE=mnv")
+    src = tmp_path / "undeclared.vcf"
+    src.write_text(text)
+    out = tmp_path / "u.bcf"
+    _score(out, src)
+    header = str(pysam.VariantFile(str(out)).header)
+    for line in ("##contig=<ID=plasmid_not_in_fasta>", "##INFO=<ID=NOTE", "##FILTER=<ID=lowq"):
+        assert line in header, line
+    recs = {r.id: r for r in pysam.VariantFile(str(out))}
+    assert len(recs) == 13 and list(recs["mnv1"].filter) == ["lowq"] and recs["mnv1"].info["NOTE"] == ("mnv",)
+    assert not list(tmp_path.glob("*.partial*")) and Path(str(out) + ".csi").is_file()
+
+
+def test_a_new_output_never_keeps_the_index_of_an_older_file(tmp_path):
+    out = tmp_path / "x.vcf.gz"
+    _score(out)
+    tbi = Path(str(out) + ".tbi")
+    assert tbi.is_file()
+    lines = VCF.read_text().splitlines(keepends=True)
+    unsorted = tmp_path / "unsorted.vcf"
+    body = [x for x in lines if not x.startswith("#") and x.startswith(CONTIG)]
+    unsorted.write_text("".join([x for x in lines if x.startswith("#")] + body[::-1]))
+    _score(out, unsorted)  # written, not indexable: the old index must go
+    assert not tbi.exists()
+
+
+def test_scoring_a_scored_vcf_again_replaces_its_scores(outputs, tmp_path):
+    again = tmp_path / "again.vcf"
+    _score(again, outputs["vcf.gz"], "--normalize")
+    text = again.read_text()
+    assert text.count("##INFO=<ID=DNAHNET_LLR") == 1 and text.count("##dnahnet_command") == 1
+    assert "##dnahnet_normalize=per-base" in text
+    first = {r.id: r.info.get("DNAHNET_LLR") for r in pysam.VariantFile(str(outputs["vcf"]))}
+    for r in pysam.VariantFile(str(again)):
+        line = str(r)
+        assert line.count("DNAHNET_LLR=") <= 1 and line.count("DNAHNET_STATUS=") <= 1, r.id
+        if r.id == "snv_start":
+            assert r.info["DNAHNET_LLR"][0] != first["snv_start"][0]  # the new (normalised) value

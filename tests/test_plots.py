@@ -121,3 +121,28 @@ def test_missing_matplotlib_is_one_clear_line(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
     with pytest.raises(DnaHNetError, match=r"pip install 'dnahnet\[plots\]'"):
         plots._pyplot()
+
+
+def test_by_splits_number_a_fields_per_alt_and_reads_vep_csq_consequences(outputs, tmp_path):
+    lines = outputs["vcf"].read_text().splitlines()
+    head = [x for x in lines if x.startswith("##")]
+    head += ['##INFO=<ID=KIND,Number=A,Type=String,Description="a consequence per ALT">',
+             '##INFO=<ID=CSQ,Number=.,Type=String,Description="Consequence annotations from Ensembl VEP. Format: Allele|Consequence|IMPACT">']
+    body = []
+    for x in lines:
+        if x.startswith("#CHROM") or x.startswith("##"):
+            continue
+        cols = x.split("\t")
+        if cols[2] == "multi1":  # G -> A,C,T
+            cols[7] += ";KIND=missense,synonymous,stop_gained;CSQ=A|missense_variant|MODERATE,C|synonymous_variant|LOW,T|stop_gained&splice_region_variant|HIGH"
+        body.append("\t".join(cols))
+    path = tmp_path / "annotated.vcf"
+    path.write_text("\n".join(head + [next(x for x in lines if x.startswith("#CHROM"))] + body) + "\n")
+    rec = next(r for r in pysam.VariantFile(str(path)) if r.id == "multi1")
+    llr = dict(zip(rec.alts, rec.info["DNAHNET_LLR"]))
+    for field, names in (("KIND", ("missense", "synonymous", "stop_gained")),
+                         ("CSQ", ("missense_variant", "synonymous_variant", "stop_gained"))):
+        res = plots.plot_variants(path, tmp_path / f"{field}.png", by=field)
+        for alt, name in zip("ACT", names):
+            assert res.groups[name].tolist() == pytest.approx([llr[alt]]), (field, name)
+        assert len(res.groups["(missing)"]) == res.n_scored - 3

@@ -111,3 +111,9 @@ def test_repeated_record_names_are_refused(tmp_path):
 
     with pytest.raises(InputError, match="more than once"):
         TrackWriter(tmp_path / "x.bw", [("a", 10), ("a", 5)], "bigwig")
+
+
+def test_an_unknown_per_base_extension_is_a_usage_error(tmp_path):
+    result = runner.invoke(app, ["score", str(DATA / "phiX174.fa"), "-m", MODEL, "--per-base", str(tmp_path / "x.wig")])
+    assert result.exit_code == 2 and ".bw (bigWig)" in result.stderr
+    assert not (tmp_path / "x.wig").exists()

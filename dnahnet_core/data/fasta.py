@@ -117,7 +117,7 @@ def read_fasta(path: str | os.PathLike[str]) -> Iterator[FastaRecord]:
     if path.is_dir():
         raise InputError("is a directory, not a FASTA file", path=where)
     with read_errors(where, "FASTA"):
-        if path.stat().st_size == 0:
+        if path.is_file() and path.stat().st_size == 0:  # a pipe has no size
             raise InputError("empty file", path=where)
         with _open_text(path) as handle:
             yield from _parse(handle, where)

@@ -185,7 +185,7 @@ class VcfReader:
             raise InputError("no such file", path=where)
         if self.path.is_dir():
             raise InputError("is a directory, not a VCF file", path=where)
-        if self.path.stat().st_size == 0:
+        if self.path.is_file() and self.path.stat().st_size == 0:  # a pipe has no size
             raise InputError("empty file (expected a VCF with a ##fileformat header)", path=where)
         _check_bgzf_eof(self.path)
         quiet_htslib()
@@ -272,8 +272,11 @@ class VcfReader:
 
 def annotated_header(raw_header: str, info_lines: list[str], meta: dict[str, object], contigs: dict[str, int]) -> str:
     """The input header with INFO definitions, ``##dnahnet_*`` provenance lines and ``##contig`` lines
-    for reference contigs it does not declare, all placed before the ``#CHROM`` line."""
-    lines = raw_header.rstrip("\n").split("\n")
+    for reference contigs it does not declare, all placed before the ``#CHROM`` line. Definitions
+    and provenance of an earlier dnahnet run (a VCF scored again) are replaced, not repeated."""
+    ours = {m.group(1) for line in info_lines if (m := re.match(r"##INFO=<ID=([^,>]+)", line))}
+    lines = [line for line in raw_header.rstrip("\n").split("\n")
+             if not line.startswith("##dnahnet_") and not ((m := re.match(r"##INFO=<ID=([^,>]+)", line)) and m.group(1) in ours)]
     declared = set()
     for line in lines:
         m = re.match(r"##contig=<ID=([^,>]+)", line)
@@ -289,12 +292,13 @@ def annotated_header(raw_header: str, info_lines: list[str], meta: dict[str, obj
 
 
 def add_info(line: str, fields: dict[str, str]) -> str:
-    """A VCF data line with ``KEY=value`` INFO entries appended (replacing an empty '.' INFO)."""
+    """A VCF data line with ``KEY=value`` INFO entries appended (replacing an empty '.' INFO, and
+    any earlier entries of the same keys)."""
     if not fields:
         return line
     cols = line.split("\t")
-    extra = ";".join(f"{k}={v}" for k, v in fields.items())
-    cols[7] = extra if cols[7] in ("", ".") else f"{cols[7]};{extra}"
+    kept = [e for e in cols[7].split(";") if e not in ("", ".") and e.split("=", 1)[0] not in fields]
+    cols[7] = ";".join(kept + [f"{k}={v}" for k, v in fields.items()])
     return "\t".join(cols)
 
 
@@ -330,6 +334,8 @@ def index_tsv(path: Path) -> Path | None:
 def _index(path: Path, layout: dict, csi: bool) -> Path | None:
     import pysam
 
+    for old in (Path(f"{path}.tbi"), Path(f"{path}.csi")):  # an index of an earlier file is wrong now
+        old.unlink(missing_ok=True)
     try:
         return Path(pysam.tabix_index(str(path), force=True, keep_original=True, csi=csi, **layout))
     except (OSError, ValueError) as err:
@@ -339,23 +345,60 @@ def _index(path: Path, layout: dict, csi: bool) -> Path | None:
         return None
 
 
+def _undeclared(src: Path) -> tuple[list[str], list[str], list[str], list[str]]:
+    """CHROM, INFO, FILTER and FORMAT names used by the records of a VCF text file, in order."""
+    chroms, infos, filters, formats = {}, {}, {}, {}
+    with open(src) as f:
+        for line in f:
+            if line.startswith("#") or not line.strip():
+                continue
+            cols = line.rstrip("\n").split("\t")
+            chroms[cols[0]] = None
+            if len(cols) > 6:
+                filters.update(dict.fromkeys(v for v in cols[6].split(";") if v not in ("", ".", "PASS")))
+            if len(cols) > 7:
+                infos.update(dict.fromkeys(e.split("=", 1)[0] for e in cols[7].split(";") if e not in ("", ".")))
+            if len(cols) > 8:
+                formats.update(dict.fromkeys(k for k in cols[8].split(":") if k not in ("", ".")))
+    return list(chroms), list(infos), list(filters), list(formats)
+
+
 def vcf_text_to_bcf(src: Path, dst: Path) -> None:
     """Convert the VCF text file ``src`` into BCF ``dst`` with htslib, streaming, atomically.
-    BCF needs every CHROM declared: contigs the header lacks are declared (without a length)."""
+    BCF needs every CHROM, INFO, FILTER and FORMAT name declared (htslib stops the process on one
+    that is not): those the header lacks are declared first, as text-VCF readers assume them."""
     import pysam
 
     from ..atomic import atomic_path
 
     quiet_htslib()
+    chroms, infos, filters, formats = _undeclared(src)
     with open(src) as f:
-        seen = dict.fromkeys(line.split("\t", 1)[0] for line in f if not line.startswith("#") and line.strip())
-    with pysam.VariantFile(str(src)) as inp:
-        header = inp.header.copy()
-        for name in seen:
-            if name not in header.contigs:
-                header.contigs.add(name)
-        with atomic_path(dst) as tmp:
-            with pysam.VariantFile(str(tmp), "wb", header=header) as out:
+        header = []
+        for line in f:
+            header.append(line)
+            if line.startswith("#CHROM"):
+                break
+    text = "".join(header)
+    declared = {kind: set(re.findall(rf"^##{kind}=<ID=([^,>]+)", text, flags=re.M)) for kind in ("contig", "INFO", "FILTER", "FORMAT")}
+    note = 'Description="Not declared in the input VCF (declared by dnahnet for BCF)"'
+    extra = [f"##contig=<ID={c}>" for c in chroms if c not in declared["contig"]]
+    extra += [f"##INFO=<ID={k},Number=.,Type=String,{note}>" for k in infos if k not in declared["INFO"]]
+    extra += [f"##FILTER=<ID={k},{note}>" for k in filters if k not in declared["FILTER"]]
+    extra += [f"##FORMAT=<ID={k},Number=.,Type=String,{note}>" for k in formats if k not in declared["FORMAT"]]
+    full = src
+    if extra:  # a copy of the text with the declarations added (streamed)
+        full = src.with_name(src.name + ".declared.vcf")
+        with open(src) as f, open(full, "w") as out:
+            for line in f:
+                if line.startswith("#CHROM"):
+                    out.write("\n".join(extra) + "\n")
+                out.write(line)
+    try:
+        with pysam.VariantFile(str(full)) as inp, atomic_path(dst) as tmp:
+            with pysam.VariantFile(str(tmp), "wb", header=inp.header) as out:
                 for rec in inp:
-                    rec.translate(header)
                     out.write(rec)
+    finally:
+        if full != src:
+            full.unlink(missing_ok=True)

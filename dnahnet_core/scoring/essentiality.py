@@ -45,6 +45,7 @@ TOO_LONG = "too_long"
 TOO_SHORT = "too_short"
 NON_ACGT = "non_acgt"
 CIRCULAR_MODES = ("auto", "yes", "no")
+PROTOCOLS = ("local", "centred")
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,11 @@ class KnockoutConfig:
     offset: int = DEFAULT_OFFSET
     cassette: str = DEFAULT_CASSETTE
     circular: str = "auto"  # auto: the annotation's topology where it gives one, else circular
+    #: local: the shared wild-type state at the cassette, the knockout's suffix only (see
+    #: :func:`score_genes`); centred: the publication's whole windows.
+    protocol: str = "local"
+    left_context: int = 2048  # local: at least this many bases before the cassette
+    downstream: int = 256  # local: bases after the gene's end in each suffix
 
     def __post_init__(self) -> None:
         problems = []
@@ -64,6 +70,10 @@ class KnockoutConfig:
             problems.append(f"offset must be >= 0, got {self.offset}")
         if not self.cassette or any(c not in "ACGTacgt" for c in self.cassette):
             problems.append(f"cassette must be a non-empty A/C/G/T string, got {self.cassette!r}")
+        if self.protocol not in PROTOCOLS:
+            problems.append(f"protocol must be one of {', '.join(PROTOCOLS)}, got {self.protocol!r}")
+        if self.left_context < 0 or self.downstream < 0:
+            problems.append(f"left_context and downstream must be >= 0, got {self.left_context}, {self.downstream}")
         if self.circular not in CIRCULAR_MODES:
             problems.append(f"circular must be one of {', '.join(CIRCULAR_MODES)}, got {self.circular!r}")
         if problems:
@@ -177,8 +187,12 @@ def plan_gene(gene: Gene, genomes: Mapping[str, np.ndarray], topology: Mapping[s
 
 def score_genes(genes: Sequence[Gene], genomes: Mapping[str, np.ndarray], topology: Mapping[str, str],
                 engine, cfg: KnockoutConfig) -> list[GeneScore]:
-    """Score a chunk of genes: the wild-type and knockout windows of all of them go to the engine in
-    one ``log_probs`` call (it batches them). Returns one GeneScore per gene, in order."""
+    """Score a chunk of genes, one GeneScore per gene, in order.
+
+    centred: the wild-type and knockout windows of all of them go to the engine in one
+    ``log_probs`` call (it batches them). local: see :func:`score_genes_local`."""
+    if cfg.protocol == "local":
+        return score_genes_local(genes, genomes, topology, engine, cfg)
     cassette = cfg.cassette_ids
     plans = [plan_gene(g, genomes, topology, cfg) for g in genes]
     windows: list[np.ndarray] = []
@@ -201,6 +215,46 @@ def score_genes(genes: Sequence[Gene], genomes: Mapping[str, np.ndarray], topolo
         ko_suffix = float(np.nansum(ko[at:], dtype=np.float64))
         score = wt_suffix - ko_suffix
         out.append(GeneScore(gene, OK, wt_ll=prefix + wt_suffix, ko_ll=prefix + ko_suffix, score=score))
+    return out
+
+
+def score_genes_local(genes: Sequence[Gene], genomes: Mapping[str, np.ndarray], topology: Mapping[str, str],
+                      engine, cfg: KnockoutConfig) -> list[GeneScore]:
+    """The local protocol: each gene read 5'->3' on its strand with the left context of the
+    variant protocol (at least ``left_context`` bases before the cassette, from the strand's
+    1,024-nt block grid); the wild type is run once per block as a carried state, and at each
+    cassette the state is forked: wt_ll and ko_ll sum the log-probabilities of the wild-type and
+    knockout suffixes (the cassette, the rest of the gene and ``downstream`` bases after it, clipped
+    at the sequence end), score = wt_ll - ko_ll. Contexts do not wrap at the origin: a gene that
+    crosses it is ``out_of_range``."""
+    from .local_variants import LocalVariantScorer, Site
+    from .variants import ReferenceGenome
+
+    cassette = cfg.cassette_ids
+    plans = [plan_gene(g, genomes, topology, cfg) for g in genes]
+    out = [GeneScore(g, status) for g, (status, _) in zip(genes, plans)]
+    sites: dict[str, list] = {"forward": [], "reverse": []}
+    for i, (gene, (status, _)) in enumerate(zip(genes, plans)):
+        if status != OK:
+            continue
+        L = len(genomes[gene.chrom])
+        if gene.end0 > L:
+            out[i].status = OUT_OF_RANGE
+            continue
+        contig, c = genomes[gene.chrom], len(cassette)
+        if gene.strand == "+":
+            strand, q, end = "forward", gene.start0 + cfg.offset, gene.end0
+            ref = contig[q : q + c]
+        else:  # the reverse strand's coordinates: x there is L - 1 - x here
+            strand, q, end = "reverse", L - gene.end0 + cfg.offset, L - gene.start0
+            ref = reverse_complement_ids(contig[L - q - c : L - q])
+        down = end - (q + len(cassette)) + cfg.downstream
+        sites[strand].append((gene.chrom, Site(i, 0, q, np.ascontiguousarray(ref, dtype=np.uint8), cassette, down)))
+    scorer = LocalVariantScorer(engine, ReferenceGenome(dict(genomes)), left_context=cfg.left_context)
+    for strand, items in sites.items():
+        if items:
+            for (i, _), (wt, _, ko, _) in scorer.score_sites(strand, items).items():
+                out[i].wt_ll, out[i].ko_ll, out[i].score = wt, ko, wt - ko
     return out
 
 

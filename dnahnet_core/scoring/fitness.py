@@ -179,8 +179,8 @@ def mutant_sequence(variant: str, target: FitnessTarget) -> tuple[str, str, str 
     """(status, note, mutant) of one variant cell: HGVS edits applied to the WT, or a whole
     mutant sequence (a cell of letters only, in coding orientation, like the WT after --strand)."""
     v = variant.strip()
-    if not v:
-        return NO_VARIANT, "empty variant cell", None
+    if not v or v in ("NA", "N/A", "nan", "NaN", "None", "-", "_na"):  # MaveDB writes NA where a row has no nucleotide variant
+        return NO_VARIANT, "empty variant cell" if not v else f"no nucleotide variant ({v!r})", None
     if _LETTERS.match(v):
         if _ACGT.match(v):
             return OK, "", v.upper()

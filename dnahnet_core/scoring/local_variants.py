@@ -34,7 +34,7 @@ from .variants import OK, REF_MISMATCH, AlleleScore, VariantScore, VariantScorer
 
 
 @dataclass
-class _Site:
+class Site:
     """One (record, ALT) on one strand, in that strand's coordinates."""
 
     record: int
@@ -42,6 +42,7 @@ class _Site:
     q: int  # 0-based start of REF on this strand
     ref: np.ndarray  # REF tokens on this strand
     alt: np.ndarray
+    downstream: int | None = None  # reference bases after REF in each LL (None: the scorer's)
 
 
 @dataclass
@@ -92,7 +93,7 @@ class LocalVariantScorer(VariantScorer):
     def score(self, variants: Sequence[Variant]) -> list[VariantScore]:
         strands = ("forward", "reverse") if self.strands == "both" else ("forward",)
         results: list[VariantScore] = []
-        sites: dict[str, list[tuple[str, _Site]]] = {s: [] for s in strands}
+        sites: dict[str, list[tuple[str, Site]]] = {s: [] for s in strands}
         for i, v in enumerate(variants):
             statuses = self.statuses(v)
             res = VariantScore(variant=v, alleles=[AlleleScore(alt=a, status=s) for a, s in zip(v.alts, statuses)])
@@ -108,14 +109,18 @@ class LocalVariantScorer(VariantScorer):
                 length = len(self.reference.contigs[v.chrom])
                 for strand in strands:
                     if strand == "forward":
-                        sites[strand].append((v.chrom, _Site(i, j, v.start, ref, alt)))
+                        sites[strand].append((v.chrom, Site(i, j, v.start, ref, alt)))
                     else:
                         q = length - (v.start + len(ref))
-                        sites[strand].append((v.chrom, _Site(i, j, q, reverse_complement_ids(ref), reverse_complement_ids(alt))))
+                        sites[strand].append((v.chrom, Site(i, j, q, reverse_complement_ids(ref), reverse_complement_ids(alt))))
             results.append(res)
         llrs: dict[tuple[int, int], list[float]] = {}
         for strand, items in sites.items():
-            for key, value in self._score_strand(strand, items).items():
+            for key, (l_ref, n_ref, l_alt, n_alt) in self.score_sites(strand, items).items():
+                if self.normalize:
+                    value = l_alt / n_alt - l_ref / n_ref if n_alt and n_ref else float("nan")
+                else:
+                    value = l_alt - l_ref
                 llrs.setdefault(key, []).append(value)
         for (i, j), values in llrs.items():
             results[i].alleles[j].llr = float(np.mean(np.asarray(values, dtype=np.float64)))
@@ -123,9 +128,10 @@ class LocalVariantScorer(VariantScorer):
 
     # -- one strand -----------------------------------------------------------------------------
 
-    def _score_strand(self, strand: str, items: list[tuple[str, _Site]]) -> dict[tuple[int, int], float]:
-        """LLR of every site of one strand: blocks are run as batch rows, in lock-step rounds."""
-        blocks: dict[tuple[str, int], list[_Site]] = {}
+    def score_sites(self, strand: str, items: list[tuple[str, "Site"]]) -> dict[tuple[int, int], tuple[float, int, float, int]]:
+        """(LL REF, its A/C/G/T bases, LL ALT, its bases) of every (contig, site) of one strand,
+        keyed by (record, allele): blocks are run as batch rows, in lock-step rounds."""
+        blocks: dict[tuple[str, int], list[Site]] = {}
         for chrom, site in items:
             blocks.setdefault((chrom, site.q // self.block), []).append(site)
         rows = []  # (contig tokens, start, stops, sites by stop with (ref cont, alt cont) indices)
@@ -135,7 +141,8 @@ class LocalVariantScorer(VariantScorer):
             pairs = []
             for site in block_sites:
                 stop = stops.setdefault(site.q, _Stop(site.q))
-                down = contig[site.q + len(site.ref) : site.q + len(site.ref) + self.downstream]
+                d = self.downstream if site.downstream is None else site.downstream
+                down = contig[site.q + len(site.ref) : site.q + len(site.ref) + d]
                 r = stop.add(np.concatenate([site.ref, down]).astype(np.uint8))
                 a = stop.add(np.concatenate([site.alt, down]).astype(np.uint8))
                 pairs.append((site, site.q, r, a))
@@ -144,15 +151,8 @@ class LocalVariantScorer(VariantScorer):
         ll: dict[tuple[int, int, int], tuple[float, int]] = {}  # (row, q, cont) -> (LL, n)
         for group in self._row_groups(rows):
             self._run_rows([rows[g] for g in group], group, ll)
-        out = {}
-        for r, (_, _, _, pairs) in enumerate(rows):
-            for site, q, ri, ai in pairs:
-                (l_ref, n_ref), (l_alt, n_alt) = ll[(r, q, ri)], ll[(r, q, ai)]
-                if self.normalize:
-                    out[(site.record, site.allele)] = l_alt / n_alt - l_ref / n_ref if n_alt and n_ref else float("nan")
-                else:
-                    out[(site.record, site.allele)] = l_alt - l_ref
-        return out
+        return {(site.record, site.allele): (*ll[(r, q, ri)], *ll[(r, q, ai)])
+                for r, (_, _, _, pairs) in enumerate(rows) for site, q, ri, ai in pairs}
 
     def _row_groups(self, rows: list) -> list[list[int]]:
         """Blocks run together: at most ``batch_size`` rows per group."""
