@@ -16,8 +16,6 @@ from .errors import EXIT_USAGE, fail, friendly_errors
 TSV_COLUMNS = ["chrom", "pos", "id", "ref", "alt", "llr", "status"]
 #: The bgzipped, tabix-indexed table (.tsv.gz): the layout `bcftools annotate -a` and VEP plugins read.
 INDEXED_TSV_COLUMNS = ["#chrom", "pos", "ref", "alt", "id", "llr", "status"]
-#: Records per chunk and rank: one engine call each; results are written chunk by chunk.
-CHUNK = 64
 
 
 class OutFormat(str, Enum):
@@ -81,7 +79,7 @@ def score_vcf_command(
     model: Optional[Path] = typer.Option(None, "--model", "-m", help="Checkpoint (.safetensors); default: the embedded model."),
     protocol: Protocol = typer.Option(Protocol.local, "--protocol", help="local: left context, the allele and --downstream bases after it, from the cached reference (fast). centred: the whole --window centred on the variant, ref and alt windows scored in full (the protocol of dnahnet <= 0.1)."),
     left_context: int = typer.Option(2048, "--left-context", "-C", min=0, help="local: at least this many reference bases before the variant (C to C+1023: blocks of 1,024 nt share one left context)."),
-    downstream: int = typer.Option(64, "--downstream", "-D", min=0, help="local: reference bases after REF included in each allele's log-likelihood."),
+    downstream: int = typer.Option(32, "--downstream", "-D", min=0, help="local: reference bases after REF included in each allele's log-likelihood (32: chosen by measurement, benchmarks/README.md)."),
     window: int = typer.Option(8192, "--window", "-w", min=1, help="centred: reference window length W in bases, centred on the variant. Both protocols: alleles longer than W are too_long."),
     strand: Strand = typer.Option(Strand.both, "--strand", help="both: average the forward and reverse-complement LLRs; forward: forward strand only."),
     normalize: bool = typer.Option(False, "--normalize", help="Report LL(alt)/n_alt - LL(ref)/n_ref: each window's log-likelihood divided by its length (its A/C/G/T bases), so indels of different lengths compare."),
@@ -94,7 +92,7 @@ def score_vcf_command(
 
     VCF POS is 1-based; REF is checked against the reference. Protocol local (default): each
     allele's LL sums the model's log-probabilities over the allele's bases and the next D
-    (--downstream, 64) reference bases, all conditioned on the same left context of at least C
+    (--downstream, 32) reference bases, all conditioned on the same left context of at least C
     (--left-context, 2048) reference bases; the reference is run once per 1,024-nt block and
     shared by every variant in it, so each ALT costs only its own D+1 bases. Protocol centred:
     the reference window holds W bases (--window, 8192) centred on REF, shifted inward at contig
@@ -185,7 +183,8 @@ def score_vcf_command(
                 pending.append(line)
             yield variant
 
-    results = ordered_map(items(), scorer.score, ranks, chunk=CHUNK)
+    chunk = scorer.chunk  # records per scorer call and rank, and per commit of the output
+    results = ordered_map(items(), scorer.score, ranks, chunk=chunk)
     if not ranks.is_main:
         drain(results, ranks)
         return
@@ -232,12 +231,12 @@ def score_vcf_command(
                 if out_format == "tsv":
                     out.write(tsv_header(provenance) + "\t".join(INDEXED_TSV_COLUMNS if bgzip else TSV_COLUMNS) + "\n")
                 else:
-                    contigs = {name: int(ids.size) for name, ids in genome.contigs.items()}
+                    contigs = dict(genome.lengths)
                     out.write(annotated_header(reader.raw_header, info_lines, provenance, contigs))
                 out.commit(0, {"tally": tally})
             for n, res in enumerate(progress, start=1):
                 out.write(rows(res, pending.popleft()))
-                if n % CHUNK == 0:
+                if n % chunk == 0:
                     # Only at chunk boundaries: a resumed run then batches its windows exactly as an
                     # uninterrupted one does, so its floats (and bytes) are the same.
                     out.commit(res.variant.number, {"tally": tally})

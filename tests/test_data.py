@@ -510,3 +510,34 @@ def test_a_fasta_from_a_pipe_is_read_not_refused_as_empty(tmp_path):
     records = list(read_fasta(fifo))
     writer.join()
     assert [r.name for r in records] == ["NC_001422.1"] and len(records[0].ids) == 5386
+
+
+@pytest.mark.parametrize("compress", ["plain", "bgzip"])
+def test_an_indexed_reference_decodes_the_contigs_read_fasta_reads(tmp_path, compress, monkeypatch):
+    import pysam
+
+    from dnahnet_core.data import reference
+
+    src = tmp_path / "two.fa"
+    src.write_text((DATA / "phiX174.fa").read_text() + (DATA / "lambda_phage.fa").read_text())
+    if compress == "bgzip":
+        pysam.tabix_compress(str(src), str(src) + ".gz")
+        src = Path(str(src) + ".gz")
+    monkeypatch.setattr(reference, "INDEX_ABOVE", 0)  # index even this small file
+    contigs, lengths = reference.open_reference(src)
+    assert isinstance(contigs, reference.IndexedContigs) and Path(f"{src}.fai").is_file()
+    expected = {r.name: r.ids for r in read_fasta(src)}
+    assert lengths == {k: len(v) for k, v in expected.items()} and list(contigs) == list(expected)
+    for name in list(expected)[::-1] + list(expected):  # cache evictions and re-reads
+        assert np.array_equal(contigs[name], expected[name])
+    assert "chrZ" not in contigs
+
+
+def test_a_plain_gzip_reference_is_read_whole(tmp_path, monkeypatch):
+    from dnahnet_core.data import reference
+
+    src = tmp_path / "phix.fa.gz"
+    src.write_bytes(gzip.compress((DATA / "phiX174.fa").read_bytes()))
+    monkeypatch.setattr(reference, "INDEX_ABOVE", 0)
+    contigs, lengths = reference.open_reference(src)
+    assert isinstance(contigs, dict) and lengths == {"NC_001422.1": 5386}

@@ -89,9 +89,12 @@ def _open_text(path: Path) -> IO[str]:
     BGZF is a series of gzip members, which :mod:`gzip` reads transparently, so one branch covers
     both. Decoding is strict so that binary data fails loudly instead of becoming mojibake.
     """
-    with open(path, "rb") as probe:
-        magic = probe.read(2)
-    binary: IO[bytes] = gzip.open(path, "rb") if magic == _GZIP_MAGIC else open(path, "rb")
+    # One open, peeked rather than reopened, so a pipe (e.g. <(zcat genome.fa.gz)) reads too.
+    raw = io.BufferedReader(open(path, "rb", buffering=0))
+    binary: IO[bytes] = raw
+    if raw.peek(2)[:2] == _GZIP_MAGIC:
+        binary = gzip.GzipFile(fileobj=raw, mode="rb")
+        binary.myfileobj = raw  # closed with it, as gzip.open(filename) arranges
     return io.TextIOWrapper(binary, encoding="utf-8", errors="strict", newline=None)
 
 

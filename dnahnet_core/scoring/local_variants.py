@@ -67,8 +67,11 @@ class LocalVariantScorer(VariantScorer):
     only bounds allele lengths: ``too_long``)."""
 
     left_context: int = 2048
-    downstream: int = 64
+    downstream: int = 32
     block: int = 1024
+    #: Records per call: a block's left context is computed once per call, so larger chunks
+    #: share it among more variants (dense VCFs: ~85 positions of a block per call).
+    chunk: int = 256
     #: Forward passes run (reference advances + continuation forks), for benchmarks.
     n_calls: int = 0
     _rc: dict[str, np.ndarray] = field(default_factory=dict)
@@ -106,7 +109,7 @@ class LocalVariantScorer(VariantScorer):
                     allele.llr = 0.0  # identical alleles: exactly zero, no model call needed
                     continue
                 ref, alt = _tokens(v.ref), _tokens(allele.alt)
-                length = len(self.reference.contigs[v.chrom])
+                length = self.reference.lengths[v.chrom]
                 for strand in strands:
                     if strand == "forward":
                         sites[strand].append((v.chrom, Site(i, j, v.start, ref, alt)))
@@ -191,11 +194,11 @@ class LocalVariantScorer(VariantScorer):
                 pos = nxt
 
     def _group(self, stops: list[_Stop]) -> list[list[_Stop]]:
-        """Consecutive stops, at most 32 per group and spanning at most 64 nt (the extra bases each
+        """Consecutive stops, at most 16 per group and spanning at most 32 nt (the extra bases each
         fork reads to reach its stop)."""
         groups: list[list[_Stop]] = []
         for stop in stops:
-            if groups and len(groups[-1]) < 32 and stop.q - groups[-1][0].q <= 64:
+            if groups and len(groups[-1]) < 16 and stop.q - groups[-1][0].q <= 32:
                 groups[-1].append(stop)
             else:
                 groups.append([stop])

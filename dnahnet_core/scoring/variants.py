@@ -25,12 +25,11 @@ import os
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
-from ..data.fasta import read_fasta
+from ..data.reference import open_reference
 from ..data.vcf import Variant, VcfReader  # noqa: F401  (VcfReader: re-exported)
 from ..errors import InputError
 from ..vocab import reverse_complement_ids, tokenize
@@ -87,17 +86,21 @@ class VariantScore:
 
 @dataclass
 class ReferenceGenome:
-    """Contigs of a reference FASTA as token arrays (prokaryotic genomes are small)."""
+    """Contigs of a reference FASTA as token arrays: a dict, or (:meth:`from_fasta`) a mapping that
+    decodes contigs through the FASTA index when they are needed (large references)."""
 
-    contigs: dict[str, np.ndarray]
+    contigs: Mapping[str, np.ndarray]
     path: str | None = None
+    lengths: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.lengths:
+            self.lengths = {name: int(len(ids)) for name, ids in self.contigs.items()}
 
     @classmethod
     def from_fasta(cls, path: str | os.PathLike[str]) -> "ReferenceGenome":
-        path = Path(path)
-        if not path.exists():
-            raise InputError("reference FASTA: no such file", path=str(path))
-        return cls({rec.name: rec.ids for rec in read_fasta(path)}, str(path))
+        contigs, lengths = open_reference(path)
+        return cls(contigs, str(path), lengths)
 
     def __contains__(self, name: object) -> bool:
         return name in self.contigs
@@ -164,6 +167,8 @@ class VariantScorer:
     strands: str = "both"
     normalize: bool = False
     cache_size: int = 65536
+    #: Records per call that ``score-vcf`` hands to :meth:`score` (one engine call per chunk).
+    chunk: int = 64
     #: Log-likelihoods of reference windows: (contig, start, end, strand) -> (LL, n scored).
     ref_cache: "OrderedDict[tuple[str, int, int, str], tuple[float, int]]" = field(default_factory=OrderedDict)
     #: How many reference windows were sent to the engine (each distinct window once).
@@ -244,7 +249,7 @@ class VariantScorer:
                 if allele.status != OK:
                     continue
                 if res.window is None:
-                    contig_len = len(self.reference.contigs[v.chrom])
+                    contig_len = self.reference.lengths[v.chrom]
                     res.window = variant_window(contig_len, v.start, len(v.ref), self.window)
                 if allele.alt.upper() == v.ref.upper():
                     allele.llr = 0.0  # identical windows: exactly zero, no model call needed
