@@ -68,7 +68,7 @@ complete -c dnahnet -n '__fish_seen_subcommand_from score' -s o -r -F -d 'TSV ou
 complete -c dnahnet -n '__fish_seen_subcommand_from score' -l model -r -F -d 'Checkpoint (.safetensors); default: the embedded model.'
 complete -c dnahnet -n '__fish_seen_subcommand_from score' -s m -r -F -d 'Checkpoint (.safetensors); default: the embedded model.'
 complete -c dnahnet -n '__fish_seen_subcommand_from score' -l context -x -d 'Window length; longer records are scored in overlapping windows.'
-complete -c dnahnet -n '__fish_seen_subcommand_from score' -l stride -x -d 'Step between windows (default context/2): every base is predicted once, with at least context-stride bases of left context.'
+complete -c dnahnet -n '__fish_seen_subcommand_from score' -l stride -x -d 'Step between windows (default context-256, or context/2 below 512): every base is predicted once, with at least context-stride bases of left context; each base is computed about context/stride times.'
 complete -c dnahnet -n '__fish_seen_subcommand_from score' -l per-base -r -F -d 'Also write per-position log-likelihoods, format by extension: .h5 HDF5 (one float32 dataset per record, keyed 000000, 000001, ... in input order, with the record name as attribute \'name\'; NaN at N); .bw/.bigwig bigWig or .bedgraph/.bg bedGraph track (0-based, chrom = record name, N positions left out; provenance in OUT.json beside it).'
 complete -c dnahnet -n '__fish_seen_subcommand_from score' -l both-strands -d 'Average the forward and reverse-complement strands.'
 complete -c dnahnet -n '__fish_seen_subcommand_from score' -l device -x -a 'auto cpu cuda' -d 'auto, cpu or cuda.'

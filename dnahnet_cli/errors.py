@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import warnings
 from typing import Any, Callable
 
 from dnahnet_core.errors import DnaHNetError
@@ -37,23 +38,47 @@ def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except BrokenPipeError:
-            # The reader went away (`dnahnet boundaries x.fa | head`): stop quietly, as Unix tools do.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            raise SystemExit(141)
-        except (DnaHNetError, OSError) as err:
-            if debug_enabled():
-                raise
-            fail(str(err))
-        except KeyboardInterrupt:
-            if debug_enabled():
-                raise
-            fail("interrupted", code=130)
-        except Exception as err:  # an unexpected bug: still one line, and how to see more
-            if debug_enabled() or _is_click_control(err):
-                raise
-            fail(f"{type(err).__name__}: {err} (set DNAHNET_DEBUG=1 for the traceback)")
+        with warnings.catch_warnings():
+            one_line_warnings()
+            return _run(func, *args, **kwargs)
 
     return wrapper
+
+
+def one_line_warnings() -> None:
+    """Warnings about the input (e.g. an empty FASTA record) as one 'dnahnet: warning:' line each,
+    each distinct message once (a file read twice warns once); others as Python prints them."""
+    from dnahnet_core.data.fasta import EmptyRecordWarning
+
+    default = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
+        if issubclass(category, EmptyRecordWarning) and not debug_enabled():
+            sys.stderr.write(f"dnahnet: warning: {message}\n")
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    warnings.simplefilter("once", EmptyRecordWarning)
+
+
+def _run(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call a command, turning known failures into one line."""
+    try:
+        return func(*args, **kwargs)
+    except BrokenPipeError:
+        # The reader went away (`dnahnet boundaries x.fa | head`): stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(141)
+    except (DnaHNetError, OSError) as err:
+        if debug_enabled():
+            raise
+        fail(str(err))
+    except KeyboardInterrupt:
+        if debug_enabled():
+            raise
+        fail("interrupted", code=130)
+    except Exception as err:  # an unexpected bug: still one line, and how to see more
+        if debug_enabled() or _is_click_control(err):
+            raise
+        fail(f"{type(err).__name__}: {err} (set DNAHNET_DEBUG=1 for the traceback)")
