@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dnahnet_core.annotation import read_annotation
+from dnahnet_core.data.annotation import read_annotation
 from dnahnet_core.data.fasta import FastaRecord, read_fasta
 from dnahnet_core.scoring.boundaries import record_boundaries
 from dnahnet_core.scoring.engine import LikelihoodEngine, resolve_device

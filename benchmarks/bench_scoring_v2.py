@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from dnahnet_core.annotation import read_annotation
+from dnahnet_core.data.annotation import read_annotation
 from dnahnet_core.data.fasta import FastaRecord, read_fasta
 from dnahnet_core.scoring.engine import LikelihoodEngine
 from dnahnet_core.scoring.essentiality import KnockoutConfig, score_genes

@@ -19,7 +19,7 @@ from collections import defaultdict
 import numpy as np
 import pandas as pd
 
-from dnahnet_core.annotation import read_annotation
+from dnahnet_core.data.annotation import read_annotation
 
 
 def starts_by_chrom(bed: str, stage: str = "s1") -> tuple[dict[str, np.ndarray], dict[str, int]]:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from dnahnet_core.annotation import read_annotation
+from dnahnet_core.data.annotation import read_annotation
 from dnahnet_core.checkpoint import load_model
 from dnahnet_core.data.fasta import read_fasta
 from dnahnet_core.diagnostics import genome_codon_phasing, validation_diagnostics

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from Bio.Data.CodonTable import unambiguous_dna_by_id
 
-from dnahnet_core.annotation import read_annotation
+from dnahnet_core.data.annotation import read_annotation
 from dnahnet_core.data.fasta import read_fasta
 from dnahnet_core.vocab import reverse_complement_ids
 

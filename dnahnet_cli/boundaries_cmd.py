@@ -138,7 +138,7 @@ def boundaries_command(
     from dnahnet_core.scoring.boundaries import check_model_stages, iter_boundaries
     from dnahnet_core.scoring.engine import LikelihoodEngine, resolve_device
     from dnahnet_core.scoring.model_io import open_model
-    from dnahnet_core.scoring.parallel import drain, finish, init_ranks
+    from dnahnet_core.distributed import drain, finish, init_ranks
 
     from .common import check_output_path, command_line, output_stream, sidecar_path, write_json_atomic
 

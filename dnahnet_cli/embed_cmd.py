@@ -79,7 +79,7 @@ def embed_command(
     from dnahnet_core.errors import DnaHNetError
     from dnahnet_core.scoring.engine import LikelihoodEngine, resolve_device
     from dnahnet_core.scoring.model_io import open_model
-    from dnahnet_core.scoring.parallel import drain, finish, init_ranks
+    from dnahnet_core.distributed import drain, finish, init_ranks
 
     from .common import check_output_path, command_line
 

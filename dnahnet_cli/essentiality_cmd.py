@@ -103,14 +103,15 @@ def essentiality_command(
     """
     from tqdm import tqdm
 
-    from dnahnet_core.annotation import read_annotation
+    from dnahnet_core.data.annotation import read_annotation
     from dnahnet_core.data.fasta import read_fasta
     from dnahnet_core.errors import InputError
     from dnahnet_core.scoring.engine import LikelihoodEngine, resolve_device
     from dnahnet_core.scoring.essentiality import (
-        KnockoutConfig, assign_essential, evaluate_labels, is_circular, read_labels, score_genes)
+        KnockoutConfig, assign_essential, evaluate_labels, is_circular, score_genes)
+    from dnahnet_core.data.labels import read_labels
     from dnahnet_core.scoring.model_io import open_model
-    from dnahnet_core.scoring.parallel import drain, finish, init_ranks, ordered_map
+    from dnahnet_core.distributed import drain, finish, init_ranks, ordered_map
 
     from dnahnet_core.scoring.essentiality import GeneScore
 

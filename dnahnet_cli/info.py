@@ -69,7 +69,7 @@ def render_info(preset: str | None, model: Path | None) -> None:
 
 def render_diagnostics(model: Path | None, fasta: list[Path], windows: int, annotation: Path | None, codon_bp: int) -> None:
     """Hierarchy diagnostics of ``model`` (default: the embedded one) on ``fasta`` (text to stdout)."""
-    from dnahnet_core.annotation import read_annotation
+    from dnahnet_core.data.annotation import read_annotation
     from dnahnet_core.data.fasta import read_fasta
     from dnahnet_core.diagnostics import genome_codon_phasing, validation_diagnostics
     from dnahnet_core.errors import InputError

@@ -43,7 +43,7 @@ def score_command(
     from dnahnet_core.data.fasta import read_fasta
     from dnahnet_core.scoring.engine import LikelihoodEngine, resolve_device
     from dnahnet_core.scoring.model_io import open_model
-    from dnahnet_core.scoring.parallel import finish, init_ranks, ordered_map
+    from dnahnet_core.distributed import finish, init_ranks, ordered_map
     from dnahnet_core.scoring.sequences import score_record
     from dnahnet_core.tracks import per_base_h5_to_track, track_format
 

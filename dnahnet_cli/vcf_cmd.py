@@ -126,7 +126,7 @@ def score_vcf_command(
     from dnahnet_core.errors import InputError
     from dnahnet_core.scoring.engine import LikelihoodEngine, resolve_device
     from dnahnet_core.scoring.model_io import open_model
-    from dnahnet_core.scoring.parallel import drain, finish, init_ranks, ordered_map
+    from dnahnet_core.distributed import drain, finish, init_ranks, ordered_map
     from dnahnet_core.scoring.local_variants import LocalVariantScorer
     from dnahnet_core.scoring.variants import NO_ALT, STATUSES, ReferenceGenome, VariantScorer, VcfReader, ref_mismatch_error
 

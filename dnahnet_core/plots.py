@@ -123,7 +123,7 @@ def plot_boundaries(bed: Path, out: Path, annotation: Path | None = None, region
     mean_rates = {label: float(((st >= reg.start0) & (st < reg.end0)).sum() / span) for label, st in sorted(stages.items())}
     genes = []
     if annotation is not None:
-        from .annotation import read_annotation
+        from .data.annotation import read_annotation
 
         genes = [g for g in read_annotation(annotation).genes if g.chrom == reg.chrom and g.end0 > reg.start0 and g.start0 < reg.end0]
 
@@ -208,7 +208,8 @@ def plot_essentiality(table: Path, out: Path, labels: Path | None = None, top: i
     lab = None
     auc = None
     if labels is not None:
-        from .scoring.essentiality import auroc, read_labels
+        from .data.labels import read_labels
+        from .scoring.essentiality import auroc
 
         known = read_labels(labels)
         lab = np.array([known.get(t, -1) for t in ok["locus_tag"].fillna("")], dtype=int)

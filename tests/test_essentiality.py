@@ -14,12 +14,13 @@ from Bio import SeqIO
 from typer.testing import CliRunner
 
 from dnahnet_cli.main import app
-from dnahnet_core.annotation import Gene, parse_attributes, read_annotation
+from dnahnet_core.data.annotation import Gene, parse_attributes, read_annotation
 from dnahnet_core.errors import InputError
 from dnahnet_core.scoring.engine import LikelihoodEngine
 from dnahnet_core.scoring.essentiality import (
     DEFAULT_CASSETTE, KnockoutConfig, assign_essential, auroc, gene_window, knockout, plan_gene,
-    rank_average, read_labels, score_genes, GeneScore)
+    rank_average, score_genes, GeneScore)
+from dnahnet_core.data.labels import read_labels
 from dnahnet_core.scoring.model_io import open_model
 from dnahnet_core.vocab import decode, reverse_complement_ids, tokenize
 
@@ -345,7 +346,7 @@ def test_cli_bad_annotation_subprocess_no_traceback(tmp_path):
 def test_local_knockouts_fork_the_wild_type_state_and_equal_a_plain_forward_of_the_suffix():
     """--protocol local: the score of every gene of both strands equals, within float rounding,
     the suffix difference of a plain forward pass over [block start - C, gene end + D)."""
-    from dnahnet_core.annotation import read_annotation
+    from dnahnet_core.data.annotation import read_annotation
     from dnahnet_core.scoring.engine import LikelihoodEngine
     from dnahnet_core.scoring.essentiality import score_genes
     from dnahnet_core.scoring.model_io import open_model

@@ -17,7 +17,7 @@ from Bio import SeqIO
 from typer.testing import CliRunner
 
 from dnahnet_cli.main import app
-from dnahnet_core.annotation import read_annotation
+from dnahnet_core.data.annotation import read_annotation
 from dnahnet_core.data.fasta import FastaRecord
 from dnahnet_core.data.hgvs import Numbering
 from dnahnet_core.data.library import LibraryRow, read_library

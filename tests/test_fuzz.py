@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from dnahnet_cli.main import app
-from dnahnet_core.annotation import read_annotation
+from dnahnet_core.data.annotation import read_annotation
 from dnahnet_core.data.fasta import read_fasta
 from dnahnet_core.data.vcf import VcfReader
 from dnahnet_core.errors import DnaHNetError

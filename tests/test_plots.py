@@ -69,7 +69,8 @@ def test_whole_record_by_default_and_region_errors(outputs, tmp_path):
 
 
 def test_essentiality_plot_ranks_the_scored_genes_and_reports_the_labels_auroc(outputs, tmp_path):
-    from dnahnet_core.scoring.essentiality import auroc, read_labels
+    from dnahnet_core.data.labels import read_labels
+    from dnahnet_core.scoring.essentiality import auroc
 
     res = plots.plot_essentiality(outputs["ess"], tmp_path / "e.png", labels=DATA / "pPCP1_labels.tsv")
     assert (tmp_path / "e.png").read_bytes()[:8] == PNG

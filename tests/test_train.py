@@ -22,7 +22,7 @@ from dnahnet_cli.main import app
 from dnahnet_core import DnaHNet, ModelConfig, load_model
 from dnahnet_core.data import EvalWindows, TokenStore
 from dnahnet_core.train import TrainConfig, train
-from dnahnet_core.train.distributed import DistInfo
+from dnahnet_core.distributed import DistInfo
 from dnahnet_core.train.evaluate import evaluate
 from dnahnet_core.train.optim import make_optimizer, make_scheduler, stage_of_parameters
 

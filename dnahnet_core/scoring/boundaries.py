@@ -50,7 +50,7 @@ import numpy as np
 from ..data.fasta import FastaRecord
 from ..errors import DnaHNetError
 from .engine import LikelihoodEngine, WindowRouting
-from .parallel import Ranks, ordered_map
+from ..distributed import Ranks, ordered_map
 from .windows import Tile, tile
 
 #: Score of a chunk in BED: round(1000 * p) of its start decision (round half to even, as Python).

@@ -46,7 +46,7 @@ from ..errors import DnaHNetError
 from ..model.dnahnet import DnaHNet
 from .boundaries import WindowItem, window_items
 from .engine import LikelihoodEngine
-from .parallel import Ranks, ordered_map
+from ..distributed import Ranks, ordered_map
 
 #: One line per stage kind, for help texts and HDF5 provenance.
 STAGE0_DESCRIPTION = ("final hidden state per nucleotide: the outer decoder output that the LM head reads; "

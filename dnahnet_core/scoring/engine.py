@@ -36,7 +36,7 @@ class WindowRouting:
 
 def resolve_device(name: str) -> torch.device:
     """auto/cpu/cuda; under torchrun, CUDA means this rank's own GPU (LOCAL_RANK)."""
-    from ..train.distributed import resolve_device as resolve
+    from ..distributed import resolve_device as resolve
 
     device = resolve(name, int(os.environ.get("LOCAL_RANK", "0")))
     if device.type == "cuda":

@@ -12,7 +12,7 @@ import torch
 from ..data.windows import Batch
 from ..losses import lm_loss
 from ..model.dnahnet import DnaHNet
-from .distributed import DistInfo, all_reduce_sum
+from ..distributed import DistInfo, all_reduce_sum
 
 
 @dataclass

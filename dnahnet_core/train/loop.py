@@ -23,7 +23,7 @@ from ..model.dnahnet import DnaHNet
 from ..version import __version__
 from .checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig
-from .distributed import DistInfo, all_reduce_sum, barrier, cleanup, init_distributed, on_main
+from ..distributed import DistInfo, all_reduce_sum, barrier, cleanup, init_distributed, on_main
 from .evaluate import EvalResult, evaluate
 from .metrics import MetricsLog
 from .init import init_weights

@@ -28,8 +28,8 @@ from urllib.parse import unquote
 import numpy as np
 import pandas as pd
 
-from .errors import InputError, read_errors
-from .vocab import tokenize
+from ..errors import InputError, read_errors
+from ..vocab import tokenize
 
 GFF_COLUMNS = ["seqid", "source", "type", "start", "end", "score", "strand", "phase", "attributes"]
 
