@@ -155,11 +155,6 @@ def boundaries_command(
     check_output_path(output)
 
     dev = resolve_device(Device(device).value)
-    if dev.type == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise DnaHNetError("--device cuda: no CUDA device is available (use --device cpu or auto)")
     loaded = open_model(model, device=str(dev))
     engine = LikelihoodEngine(loaded.model, dev, batch_size=batch_size)
     n_stages = check_model_stages(engine)

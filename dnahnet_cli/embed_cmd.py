@@ -76,7 +76,6 @@ def embed_command(
     from dnahnet_core.scoring.embed import (RULE, check_stages, iter_window_embeddings, stage_description,
                                             stage_widths, write_embeddings_h5)
     from dnahnet_core.data.fasta import read_fasta
-    from dnahnet_core.errors import DnaHNetError
     from dnahnet_core.scoring.engine import LikelihoodEngine, resolve_device
     from dnahnet_core.scoring.model_io import open_model
     from dnahnet_core.distributed import drain, finish, init_ranks
@@ -90,11 +89,6 @@ def embed_command(
     check_output_path(output)
 
     dev = resolve_device(Device(device).value)
-    if dev.type == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise DnaHNetError("--device cuda: no CUDA device is available (use --device cpu or auto)")
     loaded = open_model(model, device=str(dev))
     engine = LikelihoodEngine(loaded.model, dev, batch_size=batch_size)
     chosen = check_stages(loaded.model, requested if requested is not None else range(loaded.model.config.n_stages + 1))

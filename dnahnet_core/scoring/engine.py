@@ -16,6 +16,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from ..errors import DnaHNetError
 from ..model.dnahnet import DnaHNet, ModelOutput
 from ..vocab import BOS, N
 
@@ -40,6 +41,8 @@ def resolve_device(name: str) -> torch.device:
 
     device = resolve(name, int(os.environ.get("LOCAL_RANK", "0")))
     if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise DnaHNetError("--device cuda: no CUDA device is available (use --device cpu or auto)")
         torch.cuda.set_device(device)
     return device
 
