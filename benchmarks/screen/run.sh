@@ -24,6 +24,9 @@ case $name in
   # Stage 0 sees only its last 32 nt (windowed attention): everything longer-range must come
   # through the chunking stages.
   local_outer)   args=(--config benchmarks/screen/local_outer.json "${short[@]}" --init hnet --species-power 0.5) ;;
+  # The same with stage 0 seeing only 8 or 16 nt: BLT-style local encoder/decoder.
+  local8_outer)  args=(--config benchmarks/screen/local8_outer.json "${short[@]}" --init hnet --species-power 0.5) ;;
+  local16_outer) args=(--config benchmarks/screen/local16_outer.json "${short[@]}" --init hnet --species-power 0.5) ;;
   # A window's residual paths are dropped with probability 0.5: the decoder must then predict from
   # what the chunking stages hand back.
   resid_drop)    args=(--preset small "${short[@]}" --init hnet --species-power 0.5 --residual-dropout 0.5) ;;
