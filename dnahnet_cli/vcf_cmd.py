@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections import Counter, deque
 from enum import Enum
 from pathlib import Path
 from typing import Optional
@@ -11,12 +10,7 @@ from typing import Optional
 import typer
 
 from .common import Device
-from .errors import EXIT_USAGE, fail, friendly_errors
-
-TSV_COLUMNS = ["chrom", "pos", "id", "ref", "alt", "llr", "status"]
-#: The bgzipped, tabix-indexed table (.tsv.gz): the layout `bcftools annotate -a` and VEP plugins read.
-INDEXED_TSV_COLUMNS = ["#chrom", "pos", "ref", "alt", "id", "llr", "status"]
-
+from .errors import friendly_errors
 
 class OutFormat(str, Enum):
     vcf = "vcf"
@@ -39,35 +33,6 @@ class RefMismatch(str, Enum):
     skip = "skip"
     error = "error"
 
-
-
-def _output_format(output: Optional[Path], fmt: Optional[str]) -> tuple[str, bool]:
-    """(vcf|bcf|tsv, bgzip?) from --format, else from the output file name; stdout defaults to VCF.
-    A .gz/.bgz name means BGZF with an index beside it (VCF: .tbi; TSV: .tbi); BCF is always
-    compressed and indexed (.csi)."""
-    name = output.name.lower() if output is not None else ""
-    compressed = name.endswith((".gz", ".bgz"))
-    if fmt is None:
-        stem = name[: name.rindex(".")] if compressed else name
-        if output is None or stem.endswith(".vcf"):
-            fmt = "vcf"
-        elif stem.endswith(".bcf"):
-            fmt = "bcf"
-        elif stem.endswith((".tsv", ".txt")):
-            fmt = "tsv"
-        else:
-            fail(f"cannot tell the output format from {output.name!r}: use .vcf, .vcf.gz, .bcf, .tsv or .tsv.gz, or pass --format vcf|bcf|tsv", EXIT_USAGE)
-    if fmt == "bcf":
-        if output is None:
-            fail("BCF output needs a file: pass -o OUT.bcf", EXIT_USAGE)
-        return fmt, True
-    return fmt, compressed
-
-
-def _llr_text(llr: Optional[float], missing: str) -> str:
-    if llr is None or llr != llr:  # unscored, or NaN
-        return missing
-    return "0" if llr == 0 else f"{llr:.8g}"
 
 
 @friendly_errors
@@ -120,147 +85,28 @@ def score_vcf_command(
     \b
     Example: dnahnet score-vcf variants.vcf --reference genome.fa -o scored.vcf.gz
     """
-    from tqdm import tqdm
+    from dnahnet_core.scoring.session import ScoringSession, drive
+    from dnahnet_core.scoring.variant_recipe import VariantOptions, score_variants
 
-    from dnahnet_core.data.vcf import add_info, annotated_header, bgzip_file, index_tsv, index_vcf, vcf_text_to_bcf
-    from dnahnet_core.errors import InputError
-    from dnahnet_core.scoring.engine import LikelihoodEngine, resolve_device
-    from dnahnet_core.scoring.model_io import open_model
-    from dnahnet_core.distributed import drain, finish, init_ranks, ordered_map
-    from dnahnet_core.scoring.local_variants import LocalVariantScorer
-    from dnahnet_core.scoring.variants import NO_ALT, STATUSES, ReferenceGenome, VariantScorer, VcfReader, ref_mismatch_error
+    from .common import check_output_path, command_line
+    from .resumable import ResumableOutput, committed_items, file_identity
+    from .writers.variants import VariantWriter, output_format
 
-    from .common import check_output_path, command_line, tsv_header
-    from .resumable import ResumableOutput, committed_items, file_identity, keep_committed_on_interrupt
-
-    fmt_name = fmt.value if fmt is not None else None
-    strand, ref_mismatch, device = Strand(strand).value, RefMismatch(ref_mismatch).value, Device(device).value
-    protocol = Protocol(protocol).value
-    out_format, bgzip = _output_format(output, fmt_name)
+    out_format = output_format(output, fmt.value if fmt is not None else None)
     check_output_path(output)
-    reader = VcfReader(variants)
-    ref_path = reference
-    if ref_path is None:
-        ref_path = reader.reference_path()
-        if ref_path is None:
-            raise InputError("no reference genome: pass --reference FASTA (the VCF has no ##reference= line)", path=str(variants))
-        if not ref_path.is_file():
-            raise InputError(
-                f"##reference={reader.header_reference()} does not name a readable FASTA file ({ref_path}: no such file); pass --reference FASTA",
-                path=str(variants),
-            )
-    genome = ReferenceGenome.from_fasta(ref_path)
-
-    dev = resolve_device(device)
-    loaded = open_model(model, device=str(dev))
-    engine = LikelihoodEngine(loaded.model, dev, batch_size=batch_size)
-    if protocol == "local":
-        scorer = LocalVariantScorer(engine, genome, window=window, strands=strand, normalize=normalize,
-                                    left_context=left_context, downstream=downstream)
-    else:
-        scorer = VariantScorer(engine, genome, window=window, strands=strand, normalize=normalize)
-    ranks = init_ranks(dev)
-
-    key = {"command": "score-vcf", "vcf": file_identity(variants), "reference": file_identity(ref_path), "model": loaded.sha256,
-           "protocol": protocol, "left_context": left_context, "downstream": downstream,
-           "window": window, "strand": strand, "normalize": normalize, "ref_mismatch": ref_mismatch, "format": out_format, "bgzip": bgzip}
-    out = ResumableOutput(output, key, resume) if ranks.is_main else None
-    done = out.done if out is not None else committed_items(output, resume)
-    tally = Counter(out.extra.get("tally", {})) if out is not None else Counter()
-    pending: deque = deque()  # VCF lines waiting for their scores (rank 0 only)
-
-    def items():
-        for variant, line in reader.records():
-            if variant.number <= done:  # finished before an interruption: neither scored nor written again
-                continue
-            expected = scorer.expected_ref(variant)
-            if expected is not None and ref_mismatch != "flag":
-                if ref_mismatch == "error":
-                    raise ref_mismatch_error(variant, expected, variants, genome)
-                tally["skipped_ref_mismatch"] += 1
-                continue
-            if ranks.is_main:
-                pending.append(line)
-            yield variant
-
-    chunk = scorer.chunk  # records per scorer call and rank, and per commit of the output
-    results = ordered_map(items(), scorer.score, ranks, chunk=chunk)
-    if not ranks.is_main:
-        drain(results, ranks)
-        return
-
-    provenance = {
-        "command": command_line(),
-        **loaded.provenance(),
-        "reference": str(ref_path),
-        "protocol": (f"local (left context >= {left_context} nt in 1,024-nt blocks, allele + {downstream} downstream nt)"
-                     if protocol == "local" else f"centred (window {window} nt)"),
-        "window": window,
-        "strand": "both (forward and reverse-complement averaged)" if strand == "both" else "forward",
-        "normalize": "per-base (LL/n per window)" if normalize else "none (summed LLR)",
-        "ref_mismatch": ref_mismatch,
-        "log_base": "e (natural log)",
-    }
-    info_lines = [
-        '##INFO=<ID=DNAHNET_LLR,Number=A,Type=Float,Description="dnahnet log-likelihood ratio LL(alt)-LL(ref) per ALT (natural log; \'.\' = not scored, see DNAHNET_STATUS)">',
-        '##INFO=<ID=DNAHNET_STATUS,Number=A,Type=String,Description="dnahnet status per ALT: ok, ref_mismatch, unknown_contig, symbolic_allele, non_acgt, too_long">',
-    ]
-
-    def tsv_row(v, alt: str, llr: str, status: str) -> str:
-        if bgzip:  # the indexed layout; '.' for a missing value, as bcftools annotate reads it
-            return f"{v.chrom}\t{v.pos}\t{v.ref}\t{alt}\t{v.id or '.'}\t{'.' if llr == 'NA' else llr}\t{status}\n"
-        return f"{v.chrom}\t{v.pos}\t{v.id or '.'}\t{v.ref}\t{alt}\t{llr}\t{status}\n"
-
-    def rows(res, line: str) -> str:
-        """The output text of one record, counting its statuses."""
-        v = res.variant
-        tally["records"] += 1
-        if not res.alleles:  # ALT '.': nothing to score, but the record shows up
-            tally["no_alt"] += 1
-            return tsv_row(v, ".", "NA", NO_ALT) if out_format == "tsv" else line + "\n"
-        tally.update(f"status_{a.status}" for a in res.alleles)
-        if out_format == "tsv":
-            return "".join(tsv_row(v, a.alt, _llr_text(a.llr, "NA"), a.status) for a in res.alleles)
-        return add_info(line, {"DNAHNET_LLR": ",".join(_llr_text(a.llr, ".") for a in res.alleles),
-                               "DNAHNET_STATUS": ",".join(a.status for a in res.alleles)}) + "\n"
-
-    progress = tqdm(results, unit="rec", file=sys.stderr, disable=not sys.stderr.isatty())
-    try:
-        with keep_committed_on_interrupt(out):
-            if not done:
-                if out_format == "tsv":
-                    out.write(tsv_header(provenance) + "\t".join(INDEXED_TSV_COLUMNS if bgzip else TSV_COLUMNS) + "\n")
-                else:
-                    contigs = dict(genome.lengths)
-                    out.write(annotated_header(reader.raw_header, info_lines, provenance, contigs))
-                out.commit(0, {"tally": tally})
-            for n, res in enumerate(progress, start=1):
-                out.write(rows(res, pending.popleft()))
-                if n % chunk == 0:
-                    # Only at chunk boundaries: a resumed run then batches its windows exactly as an
-                    # uninterrupted one does, so its floats (and bytes) are the same.
-                    out.commit(res.variant.number, {"tally": tally})
-            if out_format == "bcf":
-                out.finish(vcf_text_to_bcf)
-                index_vcf(output)
-            elif bgzip:
-                out.finish(bgzip_file)
-                (index_tsv if out_format == "tsv" else index_vcf)(output)
-            else:
-                out.finish()
-    finally:
-        progress.close()
-        reader.close()
-        finish(ranks)
-
-    counts = Counter({k[len("status_"):]: v for k, v in tally.items() if k.startswith("status_")})
-    skipped = {"ref_mismatch": tally["skipped_ref_mismatch"]} if tally["skipped_ref_mismatch"] else {}
-    n_records, no_alt = tally["records"], tally["no_alt"]
-    parts = [f"{k} {counts[k]}" for k in STATUSES if counts[k]]
-    n_alleles = sum(counts.values())
-    summary = f"dnahnet score-vcf: {n_records} records, {n_alleles} ALT alleles: " + (", ".join(parts) if parts else "none")
-    if no_alt:
-        summary += f"; {no_alt} records with ALT '.' ({NO_ALT}, nothing to score)"
-    if skipped:
-        summary += f"; {skipped['ref_mismatch']} records skipped (ref_mismatch)"
-    sys.stderr.write(summary + "\n")
+    options = VariantOptions(protocol=Protocol(protocol).value, left_context=left_context, downstream=downstream, window=window,
+                             strand=Strand(strand).value, normalize=normalize, ref_mismatch=RefMismatch(ref_mismatch).value)
+    with ScoringSession.open(model, Device(device).value, batch_size) as session:
+        run = score_variants(session, variants, reference, options)
+        try:
+            key = {"command": "score-vcf", "vcf": file_identity(variants), "reference": file_identity(run.reference_path),
+                   "model": session.loaded.sha256, **vars(options), "format": out_format.kind, "bgzip": out_format.bgzip}
+            out = ResumableOutput(output, key, resume) if session.is_main else None
+            run.skip = out.done if out else committed_items(output, resume)
+            if not session.is_main:
+                return drive(run)
+            writer = VariantWriter(out, out_format)
+            writer.write(run, {"command": command_line(), **session.provenance(), **run.parameters}, output)
+        finally:
+            run.close()
+    sys.stderr.write(writer.summary() + "\n")
