@@ -49,8 +49,15 @@ def _variants(genome: ReferenceGenome) -> list[Variant]:
     return out
 
 
-def _explicit_llr(engine: LikelihoodEngine, genome: ReferenceGenome, v: Variant, alt: str, strand: str) -> float:
-    """The protocol's definition, by a plain forward pass over each allele's whole window."""
+#: A boundary probability this close to 0.5 is a knife-edge decision: the float rounding of a
+#: different computation order (incremental vs full, another CPU's BLAS blocking) may flip it, and
+#: a flipped chunk changes the LLR by far more than rounding. Such variants are not compared.
+KNIFE_EDGE = 1e-4
+
+
+def _explicit_llr(engine: LikelihoodEngine, genome: ReferenceGenome, v: Variant, alt: str, strand: str) -> tuple[float, bool]:
+    """The protocol's definition, by a plain forward pass over each allele's whole window; and
+    whether any boundary decision of those windows is a knife edge."""
     contig = genome.contigs[CONTIG]
     L, p, r = len(contig), v.start, len(v.ref)
     seq, ref, a = contig, tokenize(v.ref), tokenize(alt)
@@ -59,11 +66,17 @@ def _explicit_llr(engine: LikelihoodEngine, genome: ReferenceGenome, v: Variant,
         seq, ref, a, q = reverse_complement_ids(contig), reverse_complement_ids(ref), reverse_complement_ids(a), L - (p + r)
     start = max(0, (q // BLOCK) * BLOCK - C)
     down = seq[q + r : q + r + D]
-    ll = []
+    ll, knife = [], False
     for allele in (ref, a):
-        lp = engine.log_probs([np.concatenate([seq[start:q], allele, down]).astype(np.uint8)])[0]
-        ll.append(float(np.nansum(lp[q - start :].astype(np.float64))))
-    return ll[1] - ll[0]
+        window = np.concatenate([seq[start:q], allele, down]).astype(np.uint8)
+        fb = engine.forward_batch([window], [0])
+        logp = torch.log_softmax(fb.out.logits[0, :-1].float(), dim=-1)
+        lp = logp.gather(-1, fb.ids[0, 1:, None]).squeeze(-1).numpy().astype(np.float64)
+        ll.append(float(np.sum(lp[q - start :])))
+        for routing in fb.out.routing:
+            prob = routing.boundary_prob[0][routing.mask[0]]
+            knife |= bool((prob - 0.5).abs().min() < KNIFE_EDGE)
+    return ll[1] - ll[0], knife
 
 
 def test_forked_states_give_the_llr_of_a_plain_forward_over_the_same_bases(setup):
@@ -71,17 +84,21 @@ def test_forked_states_give_the_llr_of_a_plain_forward_over_the_same_bases(setup
     vs = _variants(genome)
     scorer = LocalVariantScorer(engine, genome, strands="both", left_context=C, downstream=D, block=BLOCK)
     results = scorer.score(vs)
-    checked = 0
+    checked = knife_edges = 0
     for v, res in zip(vs, results):
         for allele in res.alleles:
             assert allele.status == "ok", v.id
             if v.id == "same":
                 assert allele.llr == 0.0  # exactly zero, not a rounded float
                 continue
-            expected = np.mean([_explicit_llr(engine, genome, v, allele.alt, s) for s in ("forward", "reverse")])
-            assert allele.llr == pytest.approx(expected, abs=1e-4), (v.id, allele.alt)
+            strands = [_explicit_llr(engine, genome, v, allele.alt, s) for s in ("forward", "reverse")]
+            if any(knife for _, knife in strands):
+                knife_edges += 1
+                continue
+            assert allele.llr == pytest.approx(np.mean([llr for llr, _ in strands]), abs=1e-4), (v.id, allele.alt)
             checked += 1
-    assert checked == 3 * 48 + 3
+    assert checked + knife_edges == 3 * 48 + 3
+    assert knife_edges <= 15, f"{knife_edges} knife-edge variants: the test no longer checks enough"
     # the reference is run once per block row, not per variant: far fewer calls than variants
     assert scorer.n_calls < 40
 
