@@ -71,16 +71,11 @@ def embed_command(
 
     Example: dnahnet embed genome.fa -o genome.h5 --stages 0,1
     """
-    from tqdm import tqdm
-
-    from dnahnet_core.scoring.embed import (RULE, check_stages, iter_window_embeddings, stage_description,
-                                            stage_widths, write_embeddings_h5)
-    from dnahnet_core.data.fasta import read_fasta
-    from dnahnet_core.scoring.engine import LikelihoodEngine, resolve_device
-    from dnahnet_core.scoring.model_io import open_model
-    from dnahnet_core.distributed import drain, finish, init_ranks
+    from dnahnet_core.scoring.embed import embed_sequences
+    from dnahnet_core.scoring.session import ScoringSession, drive
 
     from .common import check_output_path, command_line
+    from .writers.embeddings import summary_line, write_embeddings
 
     requested = parse_stages(stages) if stages is not None else None
     stride = stride or max(1, context // 2)
@@ -88,32 +83,9 @@ def embed_command(
         fail(f"--stride {stride}: need stride <= context ({context})", EXIT_USAGE)
     check_output_path(output)
 
-    dev = resolve_device(Device(device).value)
-    loaded = open_model(model, device=str(dev))
-    engine = LikelihoodEngine(loaded.model, dev, batch_size=batch_size)
-    chosen = check_stages(loaded.model, requested if requested is not None else range(loaded.model.config.n_stages + 1))
-    widths = stage_widths(loaded.model, chosen)
-
-    ranks = init_ranks(dev)
-    windows = iter_window_embeddings(read_fasta(seqs), engine, chosen, context, stride, ranks, chunk=max(16, 2 * batch_size))
-    if not ranks.is_main:
-        drain(windows, ranks)
-        return
-
-    provenance = {
-        "command": command_line(), **loaded.provenance(), "input": str(seqs), "context": context, "stride": stride,
-        "stages": ",".join(map(str, chosen)), "dtype": Dtype(dtype).value, "mode": "mean" if mean else "full",
-        "coordinates": "0-based; stageK_start = first base of each chunk",
-        **{f"stage{s}_width": widths[s] for s in chosen},
-        **{f"stage{s}_vectors": stage_description(s) for s in chosen},
-        "long_record_rule": RULE,
-    }
-    try:
-        with tqdm(unit="rec", file=sys.stderr, disable=not sys.stderr.isatty()) as bar:
-            summary = write_embeddings_h5(output, windows, chosen, widths, mean_only=mean, dtype=Dtype(dtype).value,
-                                          attrs=provenance, progress=lambda name: bar.update(1))
-    finally:
-        finish(ranks)
-    chunks = "".join(f", {summary.chunks[s]} stage-{s} chunks" for s in chosen if s > 0)
-    sys.stderr.write(f"dnahnet embed: {summary.records} records, {summary.bases} bases{chunks}"
-                     f" ({'means' if mean else 'vectors'} of stages {','.join(map(str, chosen))}) -> {output}\n")
+    with ScoringSession.open(model, Device(device).value, batch_size) as session:
+        run = embed_sequences(session, seqs, stages=requested, context=context, stride=stride, mean_only=mean)
+        if not session.is_main:
+            return drive(run)
+        summary = write_embeddings(run, output, {"command": command_line(), **session.provenance()}, dtype=Dtype(dtype).value)
+    sys.stderr.write(summary_line(summary, run, output))

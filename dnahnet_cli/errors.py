@@ -46,20 +46,21 @@ def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def one_line_warnings() -> None:
-    """Warnings about the input (e.g. an empty FASTA record) as one 'dnahnet: warning:' line each,
-    each distinct message once (a file read twice warns once); others as Python prints them."""
-    from dnahnet_core.data.fasta import EmptyRecordWarning
+    """Warnings about the input (:class:`InputWarning`: an empty FASTA record, annotation names
+    that match no genome record) as one 'dnahnet: warning:' line each, each distinct message once
+    (a file read twice warns once); others as Python prints them."""
+    from dnahnet_core.errors import InputWarning
 
     default = warnings.showwarning
 
     def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
-        if issubclass(category, EmptyRecordWarning) and not debug_enabled():
+        if issubclass(category, InputWarning) and not debug_enabled():
             sys.stderr.write(f"dnahnet: warning: {message}\n")
         else:
             default(message, category, filename, lineno, file, line)
 
     warnings.showwarning = show
-    warnings.simplefilter("once", EmptyRecordWarning)
+    warnings.simplefilter("once", InputWarning)
 
 
 def _run(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import math
 import re
-import sys
-from collections import Counter
 from enum import Enum
 from pathlib import Path
 from typing import Optional
@@ -15,8 +11,6 @@ import typer
 
 from .common import Device
 from .errors import friendly_errors
-
-COLUMNS = ["row", "variant", "assay", "measured", "mut_ll", "wt_ll", "delta", "status", "note"]
 
 
 class TargetStrand(str, Enum):
@@ -31,30 +25,6 @@ def _parse_cds(text: Optional[str]) -> Optional[tuple[int, int]]:
     if m is None or int(m[1]) > int(m[2]):
         raise typer.BadParameter(f"expected START..END, 1-based with START <= END (e.g. 848..964), got {text!r}", param_hint="--cds")
     return int(m[1]), int(m[2])
-
-
-def _cell(value: object) -> str:
-    if value is None:
-        return "NA"
-    if isinstance(value, float):
-        return "NA" if value != value else f"{value:.6f}"
-    return str(value).replace("\t", " ").replace("\n", " ").replace("\r", " ")
-
-
-def format_row(r) -> str:
-    measured = r.row.score_text or None  # as written; NA when empty or no score column
-    values = [r.row.number, r.row.variant, r.row.assay, measured, r.mut_ll, r.wt_ll, r.delta, r.status, r.note]
-    return "\t".join(_cell(v) for v in values) + "\n"
-
-
-def correlation_table(corrs) -> str:
-    """The Spearman table for stderr: one line per assay."""
-    width = max([5] + [len(c.assay or "all") for c in corrs])
-    lines = [f"{'assay':<{width}}  {'n':>6}  spearman_rho"]
-    for c in corrs:
-        rho = "NA" if math.isnan(c.rho) else f"{c.rho:+.4f}"
-        lines.append(f"{c.assay or 'all':<{width}}  {c.n:>6}  {rho}")
-    return "\n".join(lines) + "\n"
 
 
 @friendly_errors
@@ -98,19 +68,11 @@ def fitness_command(
     \b
     Example: dnahnet fitness library.tsv --target geneJ.fa --score-column score -o scored.tsv
     """
-    from tqdm import tqdm
+    from dnahnet_core.scoring.fitness import score_library
+    from dnahnet_core.scoring.session import ScoringSession, drive
 
-    from dnahnet_core.atomic import atomic_path
-    from dnahnet_core.data.fasta import read_fasta
-    from dnahnet_core.data.hgvs import HgvsError, parse_hgvs
-    from dnahnet_core.data.library import read_library
-    from dnahnet_core.errors import InputError
-    from dnahnet_core.scoring.engine import LikelihoodEngine, resolve_device
-    from dnahnet_core.scoring.fitness import (DEFAULT_CONTEXT, STATUSES, correlations, genomic_flanks, ids_to_text,
-                                              make_target, score_library)
-    from dnahnet_core.scoring.model_io import open_model
-
-    from .common import check_output_path, command_line, output_stream, tsv_header
+    from .common import check_output_path
+    from .writers.fitness import write_fitness
 
     cds_range = _parse_cds(cds)
     if flank > 0 and genome is None:
@@ -119,101 +81,12 @@ def fitness_command(
         raise typer.BadParameter("--genome is only used for flanks: give --flank N", param_hint="--genome")
     check_output_path(output)
     check_output_path(summary)
-
-    lib = read_library(library, variant_column, score_column, assay_column)
-    if not target.exists():
-        raise InputError("no such file", path=str(target))
-    records = {r.name: r.ids for r in read_fasta(target)}
-    if record is None:
-        if len(records) > 1:
-            names = list(records)
-            raise InputError(f"{len(records)} records; name the target with --record ({', '.join(names[:5])}{', ...' if len(names) > 5 else ''})",
-                             path=str(target))
-        record = next(iter(records))
-    elif record not in records:
-        raise InputError(f"no record {record!r} (records: {', '.join(list(records)[:5])})", path=str(target))
-    wt_text = ids_to_text(records[record])
-    if cds_range is not None and cds_range[1] > len(wt_text):
-        raise InputError(f"--cds {cds_range[0]}..{cds_range[1]} runs past the end of the target ({len(wt_text)} bases)",
-                         path=str(target), record=record)
-    flanks, source = ("", ""), None
-    if genome is not None:
-        if not genome.exists():
-            raise InputError("no such file", path=str(genome))
-        contigs = {r.name: ids_to_text(r.ids) for r in read_fasta(genome)}
-        try:
-            flanks, source = genomic_flanks(wt_text, contigs, flank)
-        except InputError as err:
-            raise InputError(err.detail, path=str(genome), record=record) from None
-    tgt = make_target(record, wt_text, strand.value if isinstance(strand, TargetStrand) else strand, cds_range, flanks)
-
-    accessions = set()
-    for row in lib.rows:
-        try:
-            acc = parse_hgvs(row.variant).accession
-        except HgvsError:
-            continue
-        if acc:
-            accessions.add(acc)
-    if len(accessions) > 1:
-        sys.stderr.write(f"dnahnet fitness: warning: the variants name {len(accessions)} accessions ({', '.join(sorted(accessions)[:3])}); "
-                         f"all are applied to record {record!r}\n")
-
-    dev = resolve_device(Device(device).value)
-    loaded = open_model(model, device=str(dev))
-    engine = LikelihoodEngine(loaded.model, dev, batch_size=batch_size)
-
-    n = tgt.numbering
-    if cds_range is None:
-        numbering = "c.1 = n.1 = the target's first base (coding orientation)"
-    else:
-        numbering = (f"c.1 = record position {cds_range[0] if tgt.strand == '+' else cds_range[1]} (CDS {cds_range[0]}..{cds_range[1]}, "
-                     f"strand {tgt.strand}; n.{n.cds_start + 1}); n.1 = the target's first base (coding orientation)")
-    window = f"the whole target ({len(tgt.sequence)} bases)"
-    if source is not None:
-        window += (f" + {len(tgt.left_flank)} / {len(tgt.right_flank)} flanking bases 5' / 3' from {genome} "
-                   f"({source.contig}:{source.start + 1}-{source.end}, {'same' if source.orientation == '+' else 'opposite'} strand as the record)")
-    provenance = {
-        "command": command_line(),
-        **loaded.provenance(),
-        "library": str(library),
-        "variant_column": lib.variant_column,
-        "score_column": lib.score_column or "none",
-        "assay_column": lib.assay_column or "none",
-        "target": f"{target} record {record} ({len(wt_text)} bases)",
-        "strand": "+ (record as written)" if tgt.strand == "+" else "- (record reverse-complemented)",
-        "numbering": numbering,
-        "window": window,
-        "context": DEFAULT_CONTEXT,
-        "delta": "LL(mutant) - LL(wild type), natural log, summed over the window's A/C/G/T bases",
-        "log_base": "e (natural log)",
-    }
-
-    tally: Counter = Counter()
-    results = []
-    rows = tqdm(lib.rows, unit="variant", file=sys.stderr, disable=not sys.stderr.isatty())
-    try:
-        with output_stream(output) as out:
-            out.write(tsv_header(provenance) + "\t".join(COLUMNS) + "\n")
-            for res in score_library(rows, tgt, engine):
-                tally[res.status] += 1
-                results.append(res)
-                out.write(format_row(res))
-    finally:
-        rows.close()
-
-    parts = [f"{s} {tally[s]}" for s in STATUSES if tally[s]]
-    sys.stderr.write(f"dnahnet fitness: {len(results)} variants: {', '.join(parts)}\n")
-    corrs = correlations(results) if lib.score_column else []
-    if corrs:
-        sys.stderr.write(correlation_table(corrs))
-    if summary is not None:
-        doc = {
-            "provenance": provenance,
-            "variants": len(results),
-            "statuses": {s: tally[s] for s in STATUSES if tally[s]},
-            "wt_ll": next((r.wt_ll for r in results if r.wt_ll is not None), None),
-            "spearman": [{"assay": c.assay or None, "n": c.n, "rho": None if math.isnan(c.rho) else c.rho} for c in corrs],
-        }
-        with atomic_path(summary) as tmp:
-            tmp.write_text(json.dumps(doc, indent=2) + "\n")
+    with ScoringSession.open(model, Device(device).value, batch_size) as session:
+        run = score_library(session, library, target, record=record,
+                            strand=strand.value if isinstance(strand, TargetStrand) else strand, cds=cds_range,
+                            variant_column=variant_column, score_column=score_column, assay_column=assay_column,
+                            genome=genome, flank=flank)
+        if not session.is_main:
+            drive(run)  # this rank's share of the work; rank 0 writes
+            return
+        write_fitness(run, session, output, summary)

@@ -67,7 +67,7 @@ def generate_command(
     from dnahnet_core.scoring.engine import resolve_device
     from dnahnet_core.scoring.model_io import open_model
 
-    from .boundaries_cmd import format_bed
+    from .writers.boundaries import format_bed
     from .common import sidecar_path, write_json_atomic
     from .common import check_output_path, command_line
     from .resumable import CompanionOutput, ResumableOutput, file_identity, keep_committed_on_interrupt

@@ -42,6 +42,11 @@ class InputError(DnaHNetError):
         super().__init__(f"{', '.join(where)}: {message}" if where else message)
 
 
+class InputWarning(UserWarning):
+    """A problem with the input that does not stop the run (an empty FASTA record, names that
+    match nothing): the command line prints each as one 'dnahnet: warning:' line."""
+
+
 class ConfigError(DnaHNetError):
     """An invalid model or training configuration; the message lists every problem found."""
 

@@ -384,3 +384,53 @@ def test_help_documents_the_contract():
     text = " ".join(result.stdout.split())
     for needle in ("0-based half-open", "context-stride", "stage-2 decision", "8192", "Example: dnahnet boundaries genome.fa > chunks.bed"):
         assert needle in text, needle
+
+
+# ---- the recipe from Python ---------------------------------------------------------------------
+
+
+def test_chunk_boundaries_recipe_equals_the_command(tmp_path, phix, lambda_seq):
+    """chunk_boundaries from Python: one RecordBoundaries per record in input order, exactly the
+    BED (and, within its 6 decimals, the bedGraph) the command writes; its parameters are the
+    sidecar's settings; ``skip`` leaves out finished records without changing the others."""
+    from dnahnet_cli.writers.boundaries import record_text
+    from dnahnet_core.scoring.boundaries import RULE, chunk_boundaries
+    from dnahnet_core.scoring.session import ScoringSession
+
+    records = {"phix_slice": phix[:2500], "lambda_tiny": lambda_seq[5000:5001], "lambda_mid": lambda_seq[30000:31800]}
+    fa = tmp_path / "three.fa"
+    fa.write_text("".join(f">{n} slice of a real genome\n{s}\n" for n, s in records.items()))
+    bed, bg = tmp_path / "three.bed", tmp_path / "three.bg"
+    assert run(fa, "--context", 1024, "--stride", 512, "-o", bed).exit_code == 0
+    assert run(fa, "--context", 1024, "--stride", 512, "--format", "bedgraph", "-o", bg).exit_code == 0
+    sidecar = json.loads((tmp_path / "three.bed.json").read_text())
+
+    with ScoringSession.open(model=CKPT, device="cpu") as session:
+        result = chunk_boundaries(session, fa, context=1024, stride=512)
+        got = list(result.results)
+        assert result.stages == (1, 2) and result.model_stages == 2
+        assert result.parameters == {"input": str(fa), "context": 1024, "stride": 512, "stages_written": ["s1", "s2"],
+                                     "long_record_rule": RULE}
+        assert {k: sidecar[k] for k in result.parameters} == result.parameters
+        assert result.sizes() == [(n, len(s)) for n, s in records.items()]
+        later = list(chunk_boundaries(session, fa, context=1024, stride=512, skip=1).results)
+        only2 = chunk_boundaries(session, fa, stages=[2], context=1024, stride=512)
+        assert only2.stages == (2,) and only2.parameters["stages_written"] == ["s2"]
+        with pytest.raises(ValueError):
+            chunk_boundaries(session, fa, stages=(3,))
+
+    assert [rb.name for rb in got] == list(records) and [rb.length for rb in got] == [len(s) for s in records.values()]
+    df = read_bed(bed.read_text())
+    for rb in got:
+        rec = df[df.chrom == rb.name]
+        table = rb.table((1, 2))
+        assert rec.start.tolist() == table.starts.tolist() and rec.end.tolist() == table.ends.tolist()
+        assert rec.name.tolist() == [f"s{k}" for k in table.stage.tolist()] and rec.score.tolist() == table.scores.tolist()
+    assert "".join(record_text(rb, (1, 2), "bed") for rb in got) == bed.read_text()  # byte for byte
+    values = pd.read_csv(bg, sep="\t", header=None, names=["chrom", "start", "end", "value"], dtype={"chrom": str})
+    np.testing.assert_allclose(values.value.to_numpy(), np.concatenate([rb.s1_prob for rb in got]), atol=5e-7, rtol=0)
+    assert values.chrom.tolist() == [rb.name for rb in got for _ in range(rb.length)]
+    assert [rb.name for rb in later] == list(records)[1:]
+    for a, b in zip(later, got[1:]):
+        assert np.array_equal(a.s1_mask, b.s1_mask) and np.array_equal(a.s2_mask, b.s2_mask)
+        np.testing.assert_allclose(a.s1_prob, b.s1_prob, atol=1e-6, rtol=0)

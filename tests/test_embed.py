@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from dnahnet_cli.main import app
 from dnahnet_core.data.fasta import FastaRecord, read_fasta
+from dnahnet_core.errors import DnaHNetError
 from dnahnet_core.model.routing import downsample
 from dnahnet_core.scoring.boundaries import iter_boundaries
 from dnahnet_core.scoring.embed import embed_record, iter_embeddings, iter_window_embeddings, stage_module
@@ -301,3 +302,44 @@ def test_help_documents_the_contract():
     text = " ".join(result.stdout.split())
     for phrase in ("LM head", "before dechunking", "stage1_start", "--mean", "/mean/stageK", "context-stride"):
         assert phrase in text, phrase
+
+
+# ---- the recipe from Python ------------------------------------------------------------------------
+
+
+def test_embed_sequences_recipe_equals_the_command(tmp_path, two_records):
+    """embed_sequences from Python: windows in input order, grouped per record, equal to what the
+    command writes (vectors within float tolerance, chunk starts exactly); its parameters are the
+    file's provenance; ``skip`` leaves out finished records and keeps the input record numbers."""
+    from dnahnet_core.scoring.embed import RULE, embed_sequences, stage_description
+    from dnahnet_core.scoring.session import ScoringSession
+
+    out = tmp_path / "emb.h5"
+    result = run(two_records, "-o", out, "--context", 2048, "--stride", 1024, "--stages", "0,2")
+    assert result.exit_code == 0, result.stderr
+    with ScoringSession.open(model=CKPT, device="cpu") as session:
+        emb = embed_sequences(session, two_records, stages=[2, 0], context=2048, stride=1024)
+        records = list(emb.records())
+        assert emb.stages == (0, 2) and emb.widths == {0: 32, 2: 64} and not emb.mean_only
+        assert emb.parameters == {
+            "input": str(two_records), "context": 2048, "stride": 1024, "stages": "0,2", "mode": "full",
+            "coordinates": "0-based; stageK_start = first base of each chunk", "stage0_width": 32, "stage2_width": 64,
+            "stage0_vectors": stage_description(0), "stage2_vectors": stage_description(2), "long_record_rule": RULE}
+        later = list(embed_sequences(session, two_records, context=2048, stride=1024, mean_only=True, skip=1).results)
+        assert embed_sequences(session, two_records).stages == STAGES  # default: every stage of the model
+        with pytest.raises(DnaHNetError, match="this model has stages 0,1,2"):
+            embed_sequences(session, two_records, stages=[3])
+
+    with h5py.File(out, "r") as h5:
+        assert {k: h5.attrs[k] for k in emb.parameters} == {k: str(v) for k, v in emb.parameters.items()}
+        assert [r.name for r in records] == [n.decode() for n in h5["names"][:]] == ["lambda/slice", "phix_head"]
+        for i, rec in enumerate(records):
+            g = h5[f"{i:06d}"]
+            assert rec.length == g.attrs["length"] and rec.n_windows == g.attrs["n_windows"]
+            for s in (0, 2):
+                np.testing.assert_allclose(rec.vectors[s], g[f"stage{s}"][:], atol=1e-5, rtol=0)
+                np.testing.assert_allclose(rec.mean[s], g[f"stage{s}"][:].astype(np.float64).mean(0), atol=1e-6, rtol=1e-6)
+            np.testing.assert_array_equal(rec.starts[2], g["stage2_start"][:])
+    # skip=1: only the second record's windows, numbered as in the input
+    assert {w.record for w in later} == {1} and {w.name for w in later} == {"phix_head"}
+    np.testing.assert_allclose(np.concatenate([w.vectors[0] for w in later]), records[1].vectors[0], atol=1e-5, rtol=0)

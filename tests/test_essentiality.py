@@ -375,3 +375,97 @@ def test_local_knockouts_fork_the_wild_type_state_and_equal_a_plain_forward_of_t
     # genes scored one at a time give the same numbers (no dependence on the batch)
     alone = score_genes(ann.genes[3:4], ann.sequences, ann.topology, engine, cfg)[0]
     assert alone.score == pytest.approx(results[3].score, abs=1e-5)
+
+
+# ------------------------------------------------------------------------- the recipe, torchrun
+
+
+@pytest.fixture(scope="module")
+def session():
+    from dnahnet_core.scoring.session import ScoringSession
+
+    with ScoringSession.open(model=MODEL, device="cpu") as s:
+        yield s
+
+
+def test_recipe_from_python_equals_the_cli_tsv_and_records_its_parameters(tmp_path, session):
+    """knock_out_genes used from Python: one GeneScore per CDS in annotation order, the numbers and
+    statuses of the command's TSV, and the TSV's provenance lines as its parameters."""
+    from dnahnet_core.scoring.essentiality import KnockoutRun, knock_out_genes
+
+    fasta, gbk = DATA / "phiX174.fa", DATA / "phiX174.gbk"
+    out = tmp_path / "cli.tsv"
+    r = run([str(fasta), "--annotation", str(gbk), "--window", "1000", "-C", "512", "-D", "64", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    cli = read_tsv(out)
+
+    cfg = KnockoutConfig(window=1000, left_context=512, downstream=64)
+    recipe = knock_out_genes(session, gbk, fasta, cfg)
+    assert isinstance(recipe, KnockoutRun) and recipe.chunk == 8 and recipe.genome_path == str(fasta)
+    assert recipe.circular == ["NC_001422.1"] and recipe.linear == []
+    rows = list(recipe.results)
+    assert all(isinstance(s, GeneScore) for s in rows)
+    assert [s.gene for s in rows] == recipe.genes == read_annotation(gbk).genes  # annotation order
+    assert [s.gene.gene_id for s in rows] == cli["gene_id"].tolist()
+    assert [s.status for s in rows] == cli["status"].tolist()
+    assert {s.status for s in rows} == {"ok", "too_long", "multi_interval"}
+    for column in ("wt_ll", "ko_ll", "score"):
+        mine = np.array([np.nan if getattr(s, column) is None else getattr(s, column) for s in rows])
+        np.testing.assert_allclose(mine, cli[column].to_numpy(dtype=float), rtol=0, atol=1e-6, equal_nan=True)
+    assert all(s.essential is None for s in rows)  # the essential rule is the writer's
+
+    # the parameters are the TSV's provenance lines about the computation, in its order
+    assert list(recipe.parameters) == ["genome", "annotation", "protocol", "window", "offset", "cassette", "circular",
+                                       "coordinates", "score"]
+    assert recipe.parameters["window"] == 1000 and recipe.parameters["cassette"] == DEFAULT_CASSETTE
+    assert recipe.parameters["annotation"] == f"{gbk} (genbank)"
+    assert recipe.parameters["protocol"].startswith("local (left context >= 512 nt")
+    header = [line for line in out.read_text().splitlines() if line.startswith("# ")]
+    lines = [f"# {k}: {v}" for k, v in recipe.parameters.items()]
+    assert header[header.index(lines[0]) : header.index(lines[0]) + len(lines)] == lines
+
+    # a parsed annotation, and skip: the results start after the finished genes, same numbers
+    later = knock_out_genes(session, recipe.annotation, fasta, cfg, skip=recipe.chunk)
+    assert [(s.gene, s.status, s.score) for s in later.results] == [(s.gene, s.status, s.score) for s in rows[8:]]
+
+
+def test_recipe_input_errors_and_contig_warning(tmp_path, session):
+    from dnahnet_core.scoring.essentiality import ContigMismatchWarning, knock_out_genes
+
+    with pytest.raises(InputError, match="no GENOME given"):
+        knock_out_genes(session, DATA / "pPCP1_plasmid.gff3")
+    with pytest.raises(InputError, match="no such file"):
+        knock_out_genes(session, DATA / "pPCP1_plasmid.gff3", tmp_path / "nope.fa")
+    other = tmp_path / "other.fa"
+    other.write_text(">other\n" + "ACGT" * 100 + "\n")
+    with pytest.warns(ContigMismatchWarning, match=r"no annotation sequence name \(NC_005816.1\) matches a genome record \(other\)"):
+        recipe = knock_out_genes(session, DATA / "pPCP1_plasmid.gff3", other)
+    assert recipe.parameters["genome"] == str(other) and recipe.circular == recipe.linear == []
+    assert {s.status for s in recipe.results} == {"unknown_contig"}
+
+
+@pytest.mark.slow  # two processes start torch: ~12 s
+def test_torchrun_two_ranks_match_one(tmp_path):
+    """--protocol local under torchrun with 2 CPU ranks (Gloo): the TSV of one process."""
+    import os
+
+    args = ["--annotation", str(DATA / "pPCP1_plasmid.gbk"), "--window", "2048", "-C", "512", "-D", "64",
+            "--batch-size", "2", "--model", str(MODEL), "--device", "cpu"]
+    one = tmp_path / "one.tsv"
+    r = runner.invoke(app, ["essentiality", *args, "-o", str(one)])
+    assert r.exit_code == 0, r.output
+    two = tmp_path / "two.tsv"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+           "-m", "dnahnet_cli.main", "essentiality", *args, "-o", str(two)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
+                          cwd=Path(__file__).parent.parent, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stderr.count("dnahnet essentiality: 10 CDS") == 1  # rank 0 alone reports
+    a, b = read_tsv(one), read_tsv(two)
+    exact = ["gene_id", "locus_tag", "chrom", "start", "end", "strand", "status", "essential"]
+    pd.testing.assert_frame_equal(a[exact], b[exact])
+    assert (a["status"] == "ok").sum() >= 4
+    for column in ("wt_ll", "ko_ll", "score"):
+        np.testing.assert_allclose(a[column], b[column], rtol=0, atol=1e-4, equal_nan=True)
+    strip = lambda text: [line for line in text.splitlines() if line.startswith("# ") and not line.startswith("# command")]  # noqa: E731
+    assert strip(one.read_text()) == strip(two.read_text())

@@ -6,6 +6,7 @@ import gzip
 import io
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -24,7 +25,7 @@ from dnahnet_core.data.library import LibraryRow, read_library
 from dnahnet_core.errors import InputError
 from dnahnet_core.scoring.engine import LikelihoodEngine
 from dnahnet_core.scoring.fitness import (FitnessScorer, correlations, genomic_flanks, make_target, mutant_sequence,
-                                          reverse_complement, score_library, spearman)
+                                          reverse_complement, score_library, score_rows, spearman)
 from dnahnet_core.scoring.model_io import open_model
 from dnahnet_core.scoring.sequences import score_record
 from dnahnet_core.vocab import tokenize
@@ -94,7 +95,7 @@ def test_statuses_and_delta_against_independent_scores(engine, gene_j):
     lib = read_library(LIBRARY)
     assert lib.variant_column == "hgvs_nt" and lib.score_column == "score" and lib.assay_column is None
     target = make_target("geneJ", gene_j)
-    results = list(score_library(lib.rows, target, engine, chunk=7))  # several chunks
+    results = list(score_rows(lib.rows, target, engine, chunk=7))  # several chunks
     assert [r.status for r in results] == EXPECTED_STATUSES
     assert [r.row.number for r in results] == list(range(1, 25))
     wt_ll = ll(gene_j, engine)
@@ -128,7 +129,7 @@ def test_statuses_and_delta_against_independent_scores(engine, gene_j):
 
 
 def test_notes_name_the_problem(engine, gene_j):
-    results = list(score_library(read_library(LIBRARY).rows, make_target("geneJ", gene_j), engine))
+    results = list(score_rows(read_library(LIBRARY).rows, make_target("geneJ", gene_j), engine))
     notes = {r.row.variant: r.note for r in results if r.status != "ok"}
     assert notes["c.10A>G"] == "c.10A>G: states A, the target has G at c.10"
     assert notes["c.120A>T"] == "c.120 lies outside the target (c.1 to c.117, 117 bases)"
@@ -164,10 +165,10 @@ def test_long_targets_are_tiled_like_dnahnet_score(engine, phix):
 
 def test_minus_strand_is_scored_in_coding_orientation(engine, gene_j, phix):
     lib = read_library(LIBRARY)
-    plus = list(score_library(lib.rows, make_target("geneJ", gene_j), engine))
+    plus = list(score_rows(lib.rows, make_target("geneJ", gene_j), engine))
     minus_target = make_target("geneJ_rc", reverse_complement(gene_j), strand="-")
     assert minus_target.sequence == gene_j
-    minus = list(score_library(lib.rows, minus_target, engine))
+    minus = list(score_rows(lib.rows, minus_target, engine))
     assert [r.status for r in minus] == EXPECTED_STATUSES
     for a, b in zip(plus, minus):
         assert (a.delta is None and b.delta is None) or a.delta == pytest.approx(b.delta, abs=1e-6)
@@ -220,7 +221,7 @@ def test_spearman_without_scipy():
 def test_spearman_per_assay_against_planted_scores(engine, gene_j):
     target = make_target("geneJ", gene_j)
     variants = [r.variant for r in read_library(LIBRARY).rows]
-    first = list(score_library(rows_of(variants), target, engine))
+    first = list(score_rows(rows_of(variants), target, engine))
     deltas = [r.delta for r in first]
     # assay "up": a monotone transform of delta (rho = +1); "down": reversed (rho = -1). Both see every
     # row, so bad rows are in each assay too and must be left out of n.
@@ -228,7 +229,7 @@ def test_spearman_per_assay_against_planted_scores(engine, gene_j):
     assays = ["up"] * len(variants) + ["down"] * len(variants)
     rows = rows_of(variants + variants, planted, assays)
     rows[0] = LibraryRow(1, rows[0].variant, None, "NA", "up")  # an ok row without a measurement
-    results = list(score_library(rows, target, engine))
+    results = list(score_rows(rows, target, engine))
     corrs = correlations(results)
     assert [(c.assay, c.n) for c in corrs] == [("up", 18), ("down", 19)]
     assert corrs[0].rho == pytest.approx(1.0) and corrs[1].rho == pytest.approx(-1.0)
@@ -313,3 +314,108 @@ def test_cli_missing_files_are_one_line_in_a_subprocess(tmp_path, gene_fasta):
     bad.write_text("id\tfoo\n1\tc.1A>T\n")
     r = subprocess.run([*cmd, str(bad), "-t", str(gene_fasta)], capture_output=True, text=True)
     assert r.returncode == 1 and "no variant column" in r.stderr and r.stderr.count("\n") == 1
+
+
+# --------------------------------------------------------------------------- the recipe from Python
+
+
+@pytest.fixture(scope="module")
+def session():
+    from dnahnet_core.scoring.session import ScoringSession
+
+    with ScoringSession.open(model=MODEL, device="cpu") as s:
+        yield s
+
+
+def header_of(text: str) -> dict[str, str]:
+    return dict(line[2:].split(": ", 1) for line in text.splitlines() if line.startswith("# "))
+
+
+def assert_same_rows(results, df: pd.DataFrame) -> None:
+    """Recipe results against the TSV the CLI wrote: same rows in the same order, floats within 1e-5."""
+    assert len(results) == len(df)
+    for r, (_, row) in zip(results, df.iterrows()):
+        assert (r.row.number, r.row.variant, r.status) == (row["row"], row["variant"], row["status"])
+        assert r.note == ("" if pd.isna(row["note"]) else row["note"])
+        for name in ("mut_ll", "wt_ll", "delta"):
+            value = getattr(r, name)
+            assert (value is None and pd.isna(row[name])) or value == pytest.approx(row[name], abs=1e-5), (r.row.variant, name)
+
+
+@pytest.mark.parametrize("args, kwargs", [
+    ([], {}),
+    (["--strand", "-", "--record", "geneJ_rc", "--cds", "21..137", "--genome", str(DATA / "phiX174.fa"), "--flank", "25"],
+     {"strand": "-", "record": "geneJ_rc", "cds": (21, 137), "genome": DATA / "phiX174.fa", "flank": 25}),
+])
+def test_recipe_matches_the_cli_and_records_its_parameters(tmp_path, session, gene_j, phix, args, kwargs):
+    from dnahnet_core.scoring.fitness import FitnessRun
+
+    fasta = tmp_path / "target.fa"
+    if kwargs:  # the gene with 20 / 10 bases around it, written on the other strand
+        fasta.write_text(f">other\nACGT\n>geneJ_rc\n{reverse_complement(phix[847 - 20 : 964 + 10])}\n")
+    else:
+        fasta.write_text(f">geneJ\n{gene_j}\n")
+    out = tmp_path / "cli.tsv"
+    result = run([str(LIBRARY), "-t", str(fasta), *args, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+
+    run_ = score_library(session, LIBRARY, fasta, **kwargs)
+    assert isinstance(run_, FitnessRun) and run_.skip == 0 and run_.accessions == []
+    assert run_.library.variant_column == "hgvs_nt" and len(run_.library.rows) == 24
+    results = list(run_.results)
+    assert [r.row.number for r in results] == list(range(1, 25))  # input order
+    assert_same_rows(results, read_tsv(out))
+    # The parameters are the run's provenance after the command and model lines, in order.
+    header = header_of(out.read_text())
+    assert list(header)[-len(run_.parameters):] == list(run_.parameters)
+    assert {k: str(v) for k, v in run_.parameters.items()} == {k: header[k] for k in run_.parameters}
+    assert list(run_.parameters)[:2] == ["library", "variant_column"] and run_.parameters["context"] == 8192
+    assert list(header)[: -len(run_.parameters)] == ["command", *session.provenance()]
+    if kwargs:
+        assert run_.flank_source is not None and run_.flank_source.orientation == "-"
+        assert len(run_.target.left_flank) == len(run_.target.right_flank) == 25
+    else:
+        assert run_.flank_source is None and run_.target.sequence == gene_j
+
+
+def test_recipe_skip_chunks_and_accessions(tmp_path, session, gene_fasta):
+    lib = tmp_path / "acc.tsv"
+    lib.write_text("variant\tscore\nNM_1:c.7A>T\t0.1\nNM_2:c.9A>G\t0.9\nc.93G>A\t0.3\nc.10A>G\tNA\nc.1A>G\t0.5\n")
+    whole = score_library(session, lib, gene_fasta)
+    assert whole.accessions == ["NM_1", "NM_2"]
+    assert whole.parameters["score_column"] == "score" and whole.parameters["assay_column"] == "none"
+    full = list(whole.results)
+    tail = list(score_library(session, lib, gene_fasta, skip=2, chunk=2).results)
+    assert [r.row.number for r in tail] == [3, 4, 5]
+    for a, b in zip(full[2:], tail):
+        assert (a.status, a.note) == (b.status, b.note)
+        assert (a.delta is None and b.delta is None) or a.delta == pytest.approx(b.delta, abs=1e-6)
+    # the one-process generator agrees
+    same = list(score_rows(read_library(lib).rows, whole.target, session.engine))
+    assert [r.status for r in same] == [r.status for r in full] == ["ok", "ok", "ok", "ref_mismatch", "ok"]
+    for a, b in zip(full, same):
+        assert (a.delta is None and b.delta is None) or a.delta == pytest.approx(b.delta, abs=1e-6)
+
+
+def test_recipe_input_errors_come_before_any_scoring(tmp_path, session, gene_fasta):
+    with pytest.raises(InputError, match="no such file"):
+        score_library(session, tmp_path / "nope.tsv", gene_fasta)
+    with pytest.raises(InputError, match="runs past the end of the target"):
+        score_library(session, LIBRARY, gene_fasta, cds=(1, 500))
+    with pytest.raises(ValueError, match="flanks need"):
+        score_library(session, LIBRARY, gene_fasta, flank=10)
+
+
+def test_torchrun_two_ranks_write_what_one_process_writes(tmp_path, gene_fasta):
+    single = tmp_path / "one.tsv"
+    assert run([str(LIBRARY), "-t", str(gene_fasta), "-o", str(single)]).exit_code == 0
+    out = tmp_path / "ddp.tsv"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "dnahnet_cli.main",
+           "fitness", str(LIBRARY), "-t", str(gene_fasta), "--model", str(MODEL), "-o", str(out), "--device", "cpu"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stderr.count("dnahnet fitness: 24 variants") == 1  # rank 0 alone reports
+    a, b = read_tsv(single), read_tsv(out)
+    assert list(a["row"]) == list(b["row"]) and list(a["status"]) == list(b["status"])
+    assert b["delta"].to_numpy() == pytest.approx(a["delta"].to_numpy(), abs=1e-5, nan_ok=True)

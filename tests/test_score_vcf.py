@@ -17,7 +17,8 @@ from typer.testing import CliRunner
 
 from dnahnet_cli.main import app
 from dnahnet_core.errors import InputError
-from dnahnet_core.scoring.variants import ReferenceGenome, Variant, VariantScorer, VcfReader, variant_window
+from dnahnet_core.data.vcf import VcfReader
+from dnahnet_core.scoring.variants import ReferenceGenome, Variant, VariantScorer, variant_window
 from dnahnet_core.vocab import N, reverse_complement
 
 DATA = Path(__file__).parent / "data"

@@ -20,7 +20,7 @@ from typing import IO
 import numpy as np
 from Bio.SeqIO.FastaIO import SimpleFastaParser
 
-from ..errors import InputError, read_errors
+from ..errors import InputError, InputWarning, read_errors
 from ..vocab import tokenize
 
 #: Extensions recognised when searching folders; each may be followed by ``.gz`` or ``.bgz``.
@@ -30,7 +30,7 @@ COMPRESSION_EXTENSIONS: tuple[str, ...] = ("", ".gz", ".bgz")
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
-class EmptyRecordWarning(UserWarning):
+class EmptyRecordWarning(InputWarning):
     """A FASTA record with a header but no sequence letters was skipped."""
 
 

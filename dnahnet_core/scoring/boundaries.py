@@ -38,23 +38,40 @@ BOS alone (no left context), as asked for.
 
 Only the first two chunking stages are reported; a model with a single stage has no stage-2 track
 (``s2_prob``/``s2_mask`` are None).
+
+The recipe of ``dnahnet boundaries`` is :func:`chunk_boundaries` (a FASTA file and a scoring
+session in, one :class:`RecordBoundaries` per record out, in input order); :func:`iter_boundaries`
+and :func:`record_boundaries` do the same for records already in memory.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from ..data.fasta import FastaRecord
+from ..data.fasta import FastaRecord, fasta_sizes, read_fasta
 from ..errors import DnaHNetError
 from .engine import LikelihoodEngine, WindowRouting
 from ..distributed import Ranks, ordered_map
+from .session import RecipeRun, ScoringSession
 from .windows import Tile, tile
 
 #: Score of a chunk in BED: round(1000 * p) of its start decision (round half to even, as Python).
 SCORE_SCALE = 1000
+
+#: The long-record rule in one paragraph (the ``long_record_rule`` of the output provenance).
+RULE = (
+    "records longer than --context are cut into windows of --context bases every --stride bases; "
+    "each nucleotide's stage-1 decision comes from the one window that takes it (>= context-stride "
+    "bases of left context); the stage-2 decision about the stage-1 chunk starting at j comes from "
+    "the window that supplies j's stage-1 decision; position 0 of every record starts a chunk at both "
+    "stages (p=1)"
+)
 
 
 def boundary_score(prob: np.ndarray) -> np.ndarray:
@@ -179,9 +196,10 @@ class TakenRouting:
     s2_mask: np.ndarray | None  # bool stage-2 decision of those stage-1 chunks
 
 
-def window_items(records: Iterable[FastaRecord], context: int, stride: int) -> Iterator[WindowItem]:
-    """The windows of every record, in input order (records are read lazily, one at a time)."""
-    for r, record in enumerate(records):
+def window_items(records: Iterable[FastaRecord], context: int, stride: int, first: int = 0) -> Iterator[WindowItem]:
+    """The windows of every record, in input order (records are read lazily, one at a time).
+    ``first``: the input index of the first record (records before it were skipped)."""
+    for r, record in enumerate(records, start=first):
         tiles = tile(len(record.ids), context, stride)
         for k, t in enumerate(tiles):
             yield WindowItem(record=r, name=record.name, length=len(record.ids), index=k, n_windows=len(tiles),
@@ -265,10 +283,14 @@ def iter_boundaries(records: Iterable[FastaRecord], engine: LikelihoodEngine, co
     if not 0 < stride <= context:
         raise ValueError(f"need 0 < stride <= context, got stride {stride}, context {context}")
     check_model_stages(engine)
-    results = ordered_map(window_items(records, context, stride), lambda items: route_windows(items, engine),
-                          ranks or Ranks(), chunk=chunk)
+    yield from merge_records(ordered_map(window_items(records, context, stride), lambda items: route_windows(items, engine),
+                                         ranks or Ranks(), chunk=chunk))
+
+
+def merge_records(parts: Iterable[TakenRouting]) -> Iterator[RecordBoundaries]:
+    """Windows' taken regions (in input order, windows in order) -> one RecordBoundaries per record."""
     pending: list[TakenRouting] = []
-    for part in results:
+    for part in parts:
         pending.append(part)
         if part.index == part.n_windows - 1:
             yield merge_windows(pending)
@@ -279,3 +301,62 @@ def record_boundaries(record: FastaRecord, engine: LikelihoodEngine, context: in
                       stride: int | None = None) -> RecordBoundaries:
     """Boundaries of one record in this process."""
     return next(iter_boundaries([record], engine, context, stride))
+
+
+# ---- the recipe ----------------------------------------------------------------------------------
+
+
+@dataclass
+class BoundaryRun(RecipeRun[RecordBoundaries]):
+    """What :func:`chunk_boundaries` returns: ``results`` holds one :class:`RecordBoundaries` per
+    record, in input order (rank 0 only)."""
+
+    fasta: Path  # the input
+    stages: tuple[int, ...]  # the stages reported: (1,), (2,) or (1, 2)
+    model_stages: int  # chunking stages of the model (1 or more; only the first two are reported)
+
+    def sizes(self) -> list[tuple[str, int]]:
+        """(name, length) of every record of the input, in file order (a bigWig header lists them
+        before its first value); one streaming pass over the FASTA."""
+        return fasta_sizes(self.fasta)
+
+
+def chunk_boundaries(session: ScoringSession, fasta: str | os.PathLike[str], stages: Sequence[int] | None = None,
+                     context: int = 8192, stride: int | None = None, skip: int = 0) -> BoundaryRun:
+    """Learned chunk boundaries of every record of ``fasta`` (plain, gzip or bgzip), stages 1 and 2.
+
+    ``stages``: the stages to report, a subset of (1, 2); None = every stage the model has (stage 1
+    alone for a single-stage model). Records longer than ``context`` are cut into windows of
+    ``context`` bases every ``stride`` (default context/2) under the long-record rule of this
+    module. ``skip``: records already finished (read, neither computed nor yielded).
+
+    The model and the options are checked now (an isotropic model, stage 2 of a single-stage
+    model, a bad stride raise here); the FASTA is read while ``results`` is iterated. The windows
+    are shared across the session's ranks, ``max(16, 2 * batch_size)`` windows per rank and round;
+    results arrive on rank 0 only (see :func:`.session.drive`).
+    """
+    stride = stride or max(1, context // 2)
+    if not 0 < stride <= context:
+        raise ValueError(f"need 0 < stride <= context, got stride {stride}, context {context}")
+    if skip < 0:
+        raise ValueError(f"skip must be >= 0, got {skip}")
+    n_stages = check_model_stages(session.engine)
+    if stages is None:
+        chosen: tuple[int, ...] = (1, 2) if n_stages >= 2 else (1,)
+    else:
+        chosen = tuple(sorted(set(int(s) for s in stages)))
+        if not chosen or not set(chosen) <= {1, 2}:
+            raise ValueError(f"stages must be a non-empty subset of (1, 2), got {tuple(stages)}")
+        if n_stages < 2 and 2 in chosen:
+            raise DnaHNetError(f"{session.loaded.path}: this model has a single chunking stage: there is no stage 2")
+    path = Path(fasta)
+    chunk = max(16, 2 * session.batch_size)
+
+    def results() -> Iterator[RecordBoundaries]:
+        records = islice(read_fasta(path), skip, None)
+        yield from merge_records(session.map(window_items(records, context, stride, first=skip),
+                                             lambda items: route_windows(items, session.engine), chunk=chunk))
+
+    parameters: dict[str, object] = {"input": str(fasta), "context": context, "stride": stride,
+                                     "stages_written": [f"s{s}" for s in chosen], "long_record_rule": RULE}
+    return BoundaryRun(parameters=parameters, results=results(), fasta=path, stages=chosen, model_stages=n_stages)

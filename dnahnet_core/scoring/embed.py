@@ -28,25 +28,33 @@ the window that takes the chunk's start position. Every base is covered exactly 
 
 The vectors are captured with forward hooks on the model's stage modules (the model itself is left
 untouched); see :func:`capture_hidden`.
+
+The recipe of ``dnahnet embed`` is :func:`embed_sequences` (a FASTA file and a scoring session in,
+every window's taken part out, in input order; :meth:`EmbedRun.records` groups them per record);
+:func:`iter_embeddings` and :func:`embed_record` do the same for records already in memory. The
+HDF5 layout is written by :mod:`dnahnet_cli.writers.embeddings`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
 
-from ..data.fasta import FastaRecord
+from ..data.fasta import FastaRecord, read_fasta
 from ..diagnostics import chunking_stages
 from ..errors import DnaHNetError
 from ..model.dnahnet import DnaHNet
 from .boundaries import WindowItem, window_items
 from .engine import LikelihoodEngine
 from ..distributed import Ranks, ordered_map
+from .session import RecipeRun, ScoringSession
 
 #: One line per stage kind, for help texts and HDF5 provenance.
 STAGE0_DESCRIPTION = ("final hidden state per nucleotide: the outer decoder output that the LM head reads; "
@@ -273,7 +281,8 @@ def iter_embeddings(records: Iterable[FastaRecord], engine: LikelihoodEngine, st
 
     A full record embedding is held in memory (length x D_0 floats for stage 0); with ``mean_only``
     only running sums are, so whole genomes cost a few windows of memory. For long records written
-    to a file use :func:`write_embeddings_h5`, which streams.
+    to a file use :func:`embed_sequences` and the HDF5 writer
+    (:func:`dnahnet_cli.writers.embeddings.write_embeddings_h5`), which streams windows.
     """
     yield from group_windows(iter_window_embeddings(records, engine, stages, context, stride, ranks, chunk), mean_only)
 
@@ -284,121 +293,62 @@ def embed_record(record: FastaRecord, engine: LikelihoodEngine, stages: Iterable
     return next(iter_embeddings([record], engine, stages, context, stride, mean_only))
 
 
-# ---- HDF5 ----------------------------------------------------------------------------------------
+# ---- the recipe ----------------------------------------------------------------------------------
 
-#: Target bytes per HDF5 chunk of a vector dataset (rows x D); small enough for random row access.
-_CHUNK_BYTES = 1 << 18
-
-
-def record_key(i: int) -> str:
-    """Group of record ``i`` (input order): record numbers, as ``score --per-base`` keys its datasets
-    (names may hold '/' or repeat); the name is the group's attribute 'name' and in /names."""
-    return f"{i:06d}"
+#: What the stageK_start coordinates are (the ``coordinates`` of the output provenance).
+COORDINATES = "0-based; stageK_start = first base of each chunk"
 
 
 @dataclass
-class EmbedSummary:
-    records: int = 0
-    bases: int = 0
-    chunks: dict[int, int] = field(default_factory=dict)  # stage K >= 1 -> chunks over all records
+class EmbedRun(RecipeRun[WindowEmbedding]):
+    """What :func:`embed_sequences` returns. ``results`` holds the taken part of every window of
+    every record, in input order (windows in order; rank 0 only), so that a writer can stream whole
+    genomes; :meth:`records` groups them into one :class:`RecordEmbedding` per record."""
+
+    fasta: Path  # the input
+    stages: tuple[int, ...]  # sorted: 0 = per nucleotide, K >= 1 = per stage-K chunk
+    widths: dict[int, int]  # stage -> vector width D_K
+    mean_only: bool  # only each record's mean vector per stage is kept (by records() and the writer)
+
+    def records(self) -> Iterator[RecordEmbedding]:
+        """``results`` grouped per record, in input order (full vectors unless ``mean_only``)."""
+        return group_windows(self.results, self.mean_only)
 
 
-def _rows(d: int, itemsize: int) -> int:
-    return max(1, _CHUNK_BYTES // max(1, d * itemsize))
+def embed_sequences(session: ScoringSession, fasta: str | os.PathLike[str], stages: Iterable[int] | None = None,
+                    context: int = 8192, stride: int | None = None, mean_only: bool = False, skip: int = 0) -> EmbedRun:
+    """Hidden states of every record of ``fasta`` (plain, gzip or bgzip) at ``stages`` (None =
+    every stage of the model: 0 and each chunking stage).
 
-
-def write_embeddings_h5(path: str | Path, windows: Iterable[WindowEmbedding], stages: Sequence[int], widths: dict[int, int],
-                        mean_only: bool = False, dtype: str = "float32", attrs: dict[str, Any] | None = None,
-                        progress: Any = None) -> EmbedSummary:
-    """Stream window embeddings (in input order) into an HDF5 file written atomically (a temporary
-    sibling, renamed when complete; removed on any failure). Layout:
-
-    * root attributes: ``attrs`` (provenance) as strings; ``/names`` (n_records,) UTF-8 and
-      ``/lengths`` (n_records,) int64, in input order;
-    * full mode: group ``/000000`` ... per record (attributes name, length, n_windows) with
-      ``stage0`` (length, D_0) and for K >= 1 ``stageK`` (n_K, D_K) and ``stageK_start`` (n_K,) int64;
-    * ``mean_only``: per record ``stageK_mean`` (D_K,) and ``stageK_count`` (attribute), plus the
-      matrices ``/mean/stageK`` (n_records, D_K) and ``/mean/stageK_count`` (n_records,) int64.
-
-    Vectors are ``dtype`` (float32 or float16), gzip-compressed (with shuffle) in chunked datasets.
-    ``progress`` (optional) is called with each finished record's name.
+    Records longer than ``context`` are cut into windows of ``context`` bases every ``stride``
+    (default context/2) under the long-record rule of this module. ``skip``: records already
+    finished (read, neither computed nor yielded; window results keep their input record index).
+    The stages and options are checked now (a stage the model lacks raises here); the FASTA is read
+    while ``results`` is iterated. Windows are shared across the session's ranks,
+    ``max(16, 2 * batch_size)`` per rank and round; results arrive on rank 0 only (see
+    :func:`.session.drive`).
     """
-    import h5py
+    stride = stride or max(1, context // 2)
+    if not 0 < stride <= context:
+        raise ValueError(f"need 0 < stride <= context, got stride {stride}, context {context}")
+    if skip < 0:
+        raise ValueError(f"skip must be >= 0, got {skip}")
+    model = session.loaded.model
+    chosen = check_stages(model, stages if stages is not None else available_stages(model))
+    widths = stage_widths(model, chosen)
+    path = Path(fasta)
+    chunk = max(16, 2 * session.batch_size)
 
-    from ..atomic import atomic_path
+    def results() -> Iterator[WindowEmbedding]:
+        records = islice(read_fasta(path), skip, None)
+        yield from session.map(window_items(records, context, stride, first=skip),
+                               lambda items: embed_windows(items, session.engine, chosen), chunk=chunk)
 
-    dt = np.dtype(dtype)
-    if dt not in (np.dtype(np.float32), np.dtype(np.float16)):
-        raise ValueError(f"dtype must be float32 or float16, got {dtype}")
-    comp = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
-    summary = EmbedSummary(chunks={s: 0 for s in stages if s > 0})
-    names: list[str] = []
-    lengths: list[int] = []
-    means: dict[int, list[np.ndarray]] = {s: [] for s in stages}
-    counts: dict[int, list[int]] = {s: [] for s in stages}
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
-        for k, v in (attrs or {}).items():
-            h5.attrs[k] = str(v)
-        acc: RecordAccumulator | None = None
-        group = None
-        for w in windows:
-            if w.index == 0:
-                acc = RecordAccumulator(w, mean_only=True)  # sums only: the vectors go straight to disk
-                group = h5.create_group(record_key(w.record))
-                group.attrs.update({"name": w.name, "length": w.length, "n_windows": w.n_windows})
-                if not mean_only:
-                    for s in stages:
-                        d = widths[s]
-                        if s == 0:
-                            group.create_dataset("stage0", shape=(w.length, d), dtype=dt,
-                                                 chunks=(min(w.length, _rows(d, dt.itemsize)), d), **comp)
-                        else:
-                            group.create_dataset(f"stage{s}", shape=(0, d), maxshape=(None, d), dtype=dt,
-                                                 chunks=(_rows(d, dt.itemsize), d), **comp)
-                            group.create_dataset(f"stage{s}_start", shape=(0,), maxshape=(None,), dtype=np.int64,
-                                                 chunks=(1 << 15,), **comp)
-            assert acc is not None and group is not None
-            acc.add(w)
-            if not mean_only:
-                for s, v in w.vectors.items():
-                    if s == 0:
-                        group["stage0"][w.score_from : w.end] = v.astype(dt)
-                    else:
-                        ds, st = group[f"stage{s}"], group[f"stage{s}_start"]
-                        n0 = ds.shape[0]
-                        ds.resize((n0 + len(v), ds.shape[1]))
-                        ds[n0:] = v.astype(dt)
-                        st.resize((n0 + len(v),))
-                        st[n0:] = w.starts[s]
-            if acc.complete:
-                if acc.covered != w.length:
-                    raise RuntimeError(f"record {w.name!r}: windows cover {acc.covered} of {w.length} bases")
-                rec_means = acc.means()
-                for s in stages:
-                    means[s].append(rec_means[s])
-                    counts[s].append(acc.count[s])
-                    if s > 0:
-                        summary.chunks[s] += acc.count[s]
-                    if mean_only:
-                        group.create_dataset(f"stage{s}_mean", data=rec_means[s].astype(dt))
-                        group.attrs[f"stage{s}_count"] = acc.count[s]
-                names.append(w.name)
-                lengths.append(w.length)
-                summary.records += 1
-                summary.bases += w.length
-                if progress is not None:
-                    progress(w.name)
-                acc = group = None
-        if acc is not None:
-            raise RuntimeError(f"record {acc.first.name!r}: windows missing at the end of the input")
-        h5.create_dataset("names", data=np.array(names, dtype=object), dtype=h5py.string_dtype())
-        h5.create_dataset("lengths", data=np.asarray(lengths, dtype=np.int64))
-        if mean_only:
-            mean_group = h5.create_group("mean")
-            for s in stages:
-                d = widths[s]
-                matrix = np.stack(means[s]).astype(dt) if means[s] else np.zeros((0, d), dtype=dt)
-                mean_group.create_dataset(f"stage{s}", data=matrix, maxshape=(None, d),
-                                          chunks=(max(1, min(len(matrix), _rows(d, dt.itemsize))), d), **comp)
-                mean_group.create_dataset(f"stage{s}_count", data=np.asarray(counts[s], dtype=np.int64))
-    return summary
+    parameters: dict[str, object] = {
+        "input": str(fasta), "context": context, "stride": stride, "stages": ",".join(map(str, chosen)),
+        "mode": "mean" if mean_only else "full", "coordinates": COORDINATES,
+        **{f"stage{s}_width": widths[s] for s in chosen},
+        **{f"stage{s}_vectors": stage_description(s) for s in chosen},
+        "long_record_rule": RULE,
+    }
+    return EmbedRun(parameters=parameters, results=results(), fasta=path, stages=chosen, widths=widths, mean_only=mean_only)

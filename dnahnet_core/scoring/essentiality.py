@@ -17,21 +17,34 @@ float noise from the prefix when a gene's two windows land in different batches.
 Genes that cannot be scored get a status instead of a score, and are never dropped:
 ``multi_interval``, ``unknown_contig``, ``no_strand``, ``out_of_range``, ``too_long``,
 ``too_short``, ``non_acgt`` (an N or other ambiguity code where the cassette goes).
+
+The recipe :func:`knock_out_genes` reads an annotation (and a genome FASTA, or the annotation's own
+sequence) and scores every CDS in annotation order across the ranks of a
+:class:`~.session.ScoringSession`::
+
+    with ScoringSession.open(device="cpu") as session:
+        run = knock_out_genes(session, "genes.gbk")
+        for s in run.results:  # GeneScore, one per CDS
+            print(s.gene.locus_tag, s.status, s.score)
 """
 
 from __future__ import annotations
 
 import math
+import os
+import warnings
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 
-from ..data.annotation import Gene
-from ..errors import ConfigError
+from ..data.annotation import Annotation, Gene, read_annotation
+from ..data.fasta import read_fasta
+from ..errors import ConfigError, InputError, InputWarning
 from ..vocab import ACGT, reverse_complement_ids, tokenize
 
 from .knockout_defaults import DEFAULT_CASSETTE, DEFAULT_OFFSET, DEFAULT_WINDOW
+from .session import RecipeRun, ScoringSession
 
 OK = "ok"
 MULTI_INTERVAL = "multi_interval"
@@ -253,6 +266,91 @@ def score_genes_local(genes: Sequence[Gene], genomes: Mapping[str, np.ndarray], 
             for (i, _), (wt, _, ko, _) in scorer.score_sites(strand, items).items():
                 out[i].wt_ll, out[i].ko_ll, out[i].score = wt, ko, wt - ko
     return out
+
+
+class ContigMismatchWarning(InputWarning):
+    """No sequence name of the annotation matches a genome record: every gene is unknown_contig."""
+
+
+@dataclass
+class KnockoutRun(RecipeRun[GeneScore]):
+    """What :func:`knock_out_genes` returns: ``results`` are the GeneScore of ``genes[skip:]``, in
+    annotation order (lazy: the knockouts are scored while it is iterated)."""
+
+    annotation: Annotation  # the parsed annotation: genes in output order, format, topology
+    genomes: Mapping[str, np.ndarray]  # token ids per sequence name (GENOME, or the annotation's own)
+    genome_path: str | None  # the genome FASTA read; None when the annotation carries the sequence
+    config: KnockoutConfig
+    circular: list[str]  # sequence names with genes, read as circular replicons (sorted)
+    linear: list[str]  # ... and as linear ones
+    chunk: int  # genes per rank and scoring call; a resumable output commits at multiples of it
+    #: Genes finished by an interrupted run: results start after them. Read when ``results`` is
+    #: first iterated, so a writer may set it after opening its output (keep it a multiple of chunk).
+    skip: int = 0
+
+    @property
+    def genes(self) -> list[Gene]:
+        return self.annotation.genes
+
+
+def knock_out_genes(session: ScoringSession, annotation: str | os.PathLike[str] | Annotation,
+                    genome: str | os.PathLike[str] | None = None, config: KnockoutConfig = KnockoutConfig(),
+                    skip: int = 0) -> KnockoutRun:
+    """Score every CDS of ``annotation`` (a GFF3 or GenBank path, or one already read) by in-silico
+    knockout with ``config``'s protocol, split across ``session``'s ranks (``session.map``, chunks
+    of ``max(2, batch size)`` genes).
+
+    ``genome``: a FASTA whose record names match the annotation's sequence names; None: the
+    sequence the annotation carries (GenBank ORIGIN, GFF3 ``##FASTA``). The inputs are read now
+    (an :class:`InputError` for a missing file, or for no genome at all; a
+    :class:`ContigMismatchWarning` when no gene's sequence name is a genome record); the scoring
+    happens while ``results`` is iterated. ``parameters`` hold the provenance lines of the
+    essentiality TSV (genome, annotation, protocol, window, offset, cassette, circular,
+    coordinates, score)."""
+    ann = annotation if isinstance(annotation, Annotation) else read_annotation(annotation)
+    if genome is not None:
+        if not os.path.exists(genome):
+            raise InputError("no such file", path=str(genome))
+        genomes = {rec.name: rec.ids for rec in read_fasta(genome)}
+        genome_path = genome_source = str(genome)
+    elif ann.sequences:
+        genomes, genome_path, genome_source = ann.sequences, None, f"sequence in {ann.path}"
+    else:
+        raise InputError("no GENOME given and the annotation carries no sequence; give a genome FASTA", path=ann.path)
+    if not any(g.chrom in genomes for g in ann.genes):
+        warnings.warn(f"no annotation sequence name ({_names(sorted({g.chrom for g in ann.genes}), 3)}) matches a genome "
+                      f"record ({_names(sorted(genomes), 3)}); every gene will be unknown_contig", ContigMismatchWarning,
+                      stacklevel=2)
+    cfg = config
+    chroms = sorted({g.chrom for g in ann.genes if g.chrom in genomes})
+    circ = [c for c in chroms if is_circular(c, cfg.circular, ann.topology)]
+    lin = [c for c in chroms if c not in circ]
+    parameters = {
+        "genome": genome_source,
+        "annotation": f"{ann.path} ({ann.format})",
+        "protocol": (f"local (left context >= {cfg.left_context} nt in 1,024-nt blocks; suffix = cassette to {cfg.downstream} nt past the gene)"
+                     if cfg.protocol == "local" else f"centred (window {cfg.window} nt)"),
+        "window": cfg.window, "offset": cfg.offset, "cassette": cfg.cassette,
+        "circular": f"{cfg.circular}; circular: {_names(circ)}; linear: {_names(lin)}",
+        "coordinates": "start/end 1-based, inclusive end (as in GFF3/GenBank); windows read 5'->3' along each gene",
+        "score": "wt_ll - ko_ll (natural log, summed over the " + ("suffix" if cfg.protocol == "local" else "window") + "); larger = more likely essential",
+    }
+    run = KnockoutRun(parameters=parameters, results=iter(()), annotation=ann, genomes=genomes, genome_path=genome_path,
+                      config=cfg, circular=circ, linear=lin, chunk=max(2, session.batch_size), skip=skip)
+
+    def results() -> Iterator[GeneScore]:  # a generator: run.skip is read at the first next()
+        score = lambda part: score_genes(part, genomes, ann.topology, session.engine, cfg)  # noqa: E731
+        yield from session.map(ann.genes[run.skip :], score, chunk=run.chunk)
+
+    run.results = results()
+    return run
+
+
+def _names(names: list[str], limit: int = 10) -> str:
+    """``names`` for a provenance line or a message: the first ``limit``, then how many in all."""
+    if not names:
+        return "none"
+    return ", ".join(names[:limit]) + (f", ... ({len(names)} in all)" if len(names) > limit else "")
 
 
 def assign_essential(scores: Sequence[GeneScore], fraction: float | None = 0.2, threshold: float | None = None) -> None:

@@ -22,23 +22,34 @@ the shared prefix out of it; a mutant equal to the WT gets exactly 0.
 
 Rows never stop a run: a row that cannot be scored gets a status (see :data:`STATUSES`) and a
 one-line note.
+
+The recipe is :func:`score_library` (``dnahnet fitness``)::
+
+    with ScoringSession.open(device="cpu") as session:
+        run = score_library(session, "library.tsv", "geneJ.fa")
+        deltas = [r.delta for r in run.results]
 """
 
 from __future__ import annotations
 
+import itertools
 import math
+import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from ..data.fasta import read_fasta
 from ..data.hgvs import (BAD_HGVS, OUT_OF_RANGE, OVERLAPPING_EDITS, REF_MISMATCH, UNSUPPORTED, HgvsError, Numbering,
                          apply_hgvs, parse_hgvs)
-from ..data.library import LibraryRow
+from ..data.library import Library, LibraryRow, read_library
 from ..errors import InputError
 from ..vocab import tokenize
 from .engine import LikelihoodEngine
+from .session import RecipeRun, ScoringSession
 from .windows import tile
 
 OK = "ok"
@@ -270,9 +281,10 @@ class FitnessScorer:
         return results
 
 
-def score_library(rows: Iterable[LibraryRow], target: FitnessTarget, engine: LikelihoodEngine,
-                  context: int = DEFAULT_CONTEXT, stride: int | None = None, chunk: int = DEFAULT_CHUNK) -> Iterator[FitnessResult]:
-    """Yield one :class:`FitnessResult` per row, in input order, scoring ``chunk`` rows per engine call."""
+def score_rows(rows: Iterable[LibraryRow], target: FitnessTarget, engine: LikelihoodEngine,
+               context: int = DEFAULT_CONTEXT, stride: int | None = None, chunk: int = DEFAULT_CHUNK) -> Iterator[FitnessResult]:
+    """Yield one :class:`FitnessResult` per row, in input order, scoring ``chunk`` rows per engine call
+    (one process; :func:`score_library` is the recipe, which reads the files and splits across ranks)."""
     scorer = FitnessScorer(target, engine, context, stride)
     buffer: list[LibraryRow] = []
     for row in rows:
@@ -282,6 +294,108 @@ def score_library(rows: Iterable[LibraryRow], target: FitnessTarget, engine: Lik
             buffer = []
     if buffer:
         yield from scorer.score(buffer)
+
+
+# ------------------------------------------------------------------------------------ the recipe
+
+
+@dataclass
+class FitnessRun(RecipeRun[FitnessResult]):
+    """What :func:`score_library` returns: one :class:`FitnessResult` per library row after the
+    first ``skip``, in input order. ``parameters``: library, variant_column, score_column,
+    assay_column, target, strand, numbering, window, context, delta, log_base."""
+
+    library: Library  # the rows as read, and the columns used
+    target: FitnessTarget  # the WT in coding orientation, with its numbering and flanks
+    flank_source: FlankSource | None  # where --flank found the target in the genome; None without flanks
+    accessions: list[str]  # the distinct accession prefixes of the HGVS variants (NM_x:c.76A>T), sorted
+    skip: int
+
+
+def score_library(session: ScoringSession, library: str | os.PathLike[str], target: str | os.PathLike[str],
+                  record: str | None = None, strand: str = "+", cds: tuple[int, int] | None = None,
+                  variant_column: str | None = None, score_column: str | None = None, assay_column: str | None = None,
+                  genome: str | os.PathLike[str] | None = None, flank: int = 0, context: int = DEFAULT_CONTEXT,
+                  chunk: int = DEFAULT_CHUNK, skip: int = 0) -> FitnessRun:
+    """Score a variant library (TSV/CSV, see :func:`~dnahnet_core.data.library.read_library`)
+    against the wild type: record ``record`` of the FASTA ``target`` (None: its only record),
+    on ``strand`` ('-': reverse-complemented first), numbered from ``cds`` (1-based inclusive on
+    the record as written; None: c.1 is the target's first base), with ``flank`` genomic bases on
+    each side from the FASTA ``genome``.
+
+    The files are read now: a problem with them is an :class:`InputError` from this call, before
+    any scoring. Rows are split across the session's ranks in chunks of ``chunk`` per rank (one
+    engine call each); ``skip`` leaves out the first rows.
+    """
+    if flank < 0:
+        raise ValueError(f"flank must be >= 0, got {flank}")
+    if (flank > 0) != (genome is not None):
+        raise ValueError("flanks need both a genome and flank > 0")
+    library, target = Path(library), Path(target)
+    lib = read_library(library, variant_column, score_column, assay_column)
+    if not target.exists():
+        raise InputError("no such file", path=str(target))
+    records = {r.name: r.ids for r in read_fasta(target)}
+    if record is None:
+        if len(records) > 1:
+            names = list(records)
+            raise InputError(f"{len(records)} records; name the target with --record ({', '.join(names[:5])}{', ...' if len(names) > 5 else ''})",
+                             path=str(target))
+        record = next(iter(records))
+    elif record not in records:
+        raise InputError(f"no record {record!r} (records: {', '.join(list(records)[:5])})", path=str(target))
+    wt_text = ids_to_text(records[record])
+    if cds is not None and cds[1] > len(wt_text):
+        raise InputError(f"--cds {cds[0]}..{cds[1]} runs past the end of the target ({len(wt_text)} bases)",
+                         path=str(target), record=record)
+    flanks, source = ("", ""), None
+    if genome is not None:
+        genome = Path(genome)
+        if not genome.exists():
+            raise InputError("no such file", path=str(genome))
+        contigs = {r.name: ids_to_text(r.ids) for r in read_fasta(genome)}
+        try:
+            flanks, source = genomic_flanks(wt_text, contigs, flank)
+        except InputError as err:
+            raise InputError(err.detail, path=str(genome), record=record) from None
+    tgt = make_target(record, wt_text, strand, cds, flanks)
+
+    accessions = set()
+    for row in lib.rows:
+        try:
+            acc = parse_hgvs(row.variant).accession
+        except HgvsError:
+            continue
+        if acc:
+            accessions.add(acc)
+
+    n = tgt.numbering
+    if cds is None:
+        numbering = "c.1 = n.1 = the target's first base (coding orientation)"
+    else:
+        numbering = (f"c.1 = record position {cds[0] if tgt.strand == '+' else cds[1]} (CDS {cds[0]}..{cds[1]}, "
+                     f"strand {tgt.strand}; n.{n.cds_start + 1}); n.1 = the target's first base (coding orientation)")
+    window = f"the whole target ({len(tgt.sequence)} bases)"
+    if source is not None:
+        window += (f" + {len(tgt.left_flank)} / {len(tgt.right_flank)} flanking bases 5' / 3' from {genome} "
+                   f"({source.contig}:{source.start + 1}-{source.end}, {'same' if source.orientation == '+' else 'opposite'} strand as the record)")
+    parameters = {
+        "library": str(library),
+        "variant_column": lib.variant_column,
+        "score_column": lib.score_column or "none",
+        "assay_column": lib.assay_column or "none",
+        "target": f"{target} record {record} ({len(wt_text)} bases)",
+        "strand": "+ (record as written)" if tgt.strand == "+" else "- (record reverse-complemented)",
+        "numbering": numbering,
+        "window": window,
+        "context": context,
+        "delta": "LL(mutant) - LL(wild type), natural log, summed over the window's A/C/G/T bases",
+        "log_base": "e (natural log)",
+    }
+    scorer = FitnessScorer(tgt, session.engine, context)
+    results = session.map(itertools.islice(lib.rows, skip, None), scorer.score, chunk=chunk)
+    return FitnessRun(parameters=parameters, results=results, library=lib, target=tgt, flank_source=source,
+                      accessions=sorted(accessions), skip=skip)
 
 
 # -------------------------------------------------------------------------------- the benchmark

@@ -30,7 +30,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ..data.reference import open_reference
-from ..data.vcf import Variant, VcfReader  # noqa: F401  (VcfReader: re-exported)
+from ..data.vcf import Variant
 from ..errors import InputError
 from ..vocab import reverse_complement_ids, tokenize
 from .engine import LikelihoodEngine
