@@ -27,6 +27,11 @@ case $name in
   # The same with stage 0 seeing only 8 or 16 nt: BLT-style local encoder/decoder.
   local8_outer)  args=(--config benchmarks/screen/local8_outer.json "${short[@]}" --init hnet --species-power 0.5) ;;
   local16_outer) args=(--config benchmarks/screen/local16_outer.json "${short[@]}" --init hnet --species-power 0.5) ;;
+  # Control: local8_outer with fixed-stride chunks (every 3rd base, every 2nd chunk) instead of the router.
+  local8_stride) args=(--config benchmarks/screen/local8_outer.json "${short[@]}" --init hnet --species-power 0.5)
+                 mkdir -p "runs/screen/$name"
+                 FIXED_STRIDES=96:3,128:2 OMP_NUM_THREADS=$threads MKL_NUM_THREADS=$threads \
+                   exec python benchmarks/screen/fixed_routing.py train "${common[@]}" "${args[@]}" ;;
   # A window's residual paths are dropped with probability 0.5: the decoder must then predict from
   # what the chunking stages hand back.
   resid_drop)    args=(--preset small "${short[@]}" --init hnet --species-power 0.5 --residual-dropout 0.5) ;;
