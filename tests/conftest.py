@@ -45,3 +45,14 @@ def tiny_model() -> DnaHNet:
 @pytest.fixture
 def phix_ids(phix: str) -> torch.Tensor:
     return encode(phix[:3000]).unsqueeze(0)  # (1, 3001) with BOS
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Small forward passes are faster on one intra-op thread, and it avoids oversubscribing a
+    busy 2-core machine (restored afterwards). Modules opt in with
+    ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -12,7 +12,6 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from dnahnet_cli.main import app
@@ -22,6 +21,8 @@ from dnahnet_core.scoring.engine import LikelihoodEngine, WindowRouting
 from dnahnet_core.scoring.model_io import open_model
 from dnahnet_core.scoring.windows import tile
 from dnahnet_core.vocab import tokenize
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 DATA = Path(__file__).parent / "data"
 CKPT = DATA / "tiny_lambda.safetensors"
@@ -80,16 +81,6 @@ def expected_single_window(r: WindowRouting, length: int) -> dict[str, dict[int,
     s2 = {int(pos[k]): int(round(1000 * float(p[k]))) for k in np.flatnonzero(m)}
     s2[0] = 1000
     return {"s1": s1, "s2": s2}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """These small forward passes gain nothing from intra-op threads, and on a busy 2-core machine
-    OpenMP threads that wait for each other make them ~10x slower; restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

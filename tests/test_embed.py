@@ -22,6 +22,8 @@ from dnahnet_core.scoring.model_io import open_model
 from dnahnet_core.scoring.windows import tile
 from dnahnet_core.vocab import BOS
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 DATA = Path(__file__).parent / "data"
 CKPT = DATA / "tiny_lambda.safetensors"
 PHIX = DATA / "phiX174.fa"
@@ -33,15 +35,6 @@ runner = CliRunner()
 
 def run(*args: str):
     return runner.invoke(app, ["embed", *map(str, args), "--model", str(CKPT), "--device", "cpu"])
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Small forward passes on a busy 2-core machine: one intra-op thread (restored afterwards)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from Bio import SeqIO
 from typer.testing import CliRunner
 
@@ -20,17 +19,11 @@ from dnahnet_core.scoring.sequences import (SequenceRun, SequenceScore, default_
                                             score_sequences)
 from dnahnet_core.scoring.session import ScoringSession
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 DATA = Path(__file__).parent / "data"
 MODEL = DATA / "tiny_lambda.safetensors"
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")

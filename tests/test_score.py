@@ -20,19 +20,12 @@ from dnahnet_cli.main import app
 from dnahnet_core import encode, load_model
 from dnahnet_core.vocab import reverse_complement
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 DATA = Path(__file__).parent / "data"
 MODEL = DATA / "tiny_lambda.safetensors"
 PHIX = DATA / "phiX174.fa"
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Small forward passes are faster on one thread, and it avoids oversubscribing shared CPUs.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def run(*args: str) -> pd.DataFrame:
