@@ -72,6 +72,8 @@ def main() -> None:
     ap.add_argument("--centred-window", type=int, default=128)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--classes", default="synonymous,missense,stop_gained", help="SNV classes of the AUROC sample")
+    ap.add_argument("--skip-speed", action="store_true", help="only the AUROC part (e.g. the centred 8,192-nt arm on a small sample)")
     ap.add_argument("--json")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -81,6 +83,9 @@ def main() -> None:
     out: dict = {"model": loaded.name, "model_sha256": loaded.sha256, "genome": Path(args.genome).name, "threads": args.threads,
                  "command": " ".join(sys.argv)}
 
+    if args.skip_speed:
+        auroc_part(args, engine, genome, out)
+        return
     dense = enumerate_snvs(Path(args.genome), Path(args.annotation), args.genes, 0, "all", seed=1)
     vs = variants(dense)
     old = VariantScorer(engine, genome, window=8192, strands="both")
@@ -97,9 +102,12 @@ def main() -> None:
                     "old_variants_per_s": rate_old, "new_variants_per_s": rate_new, "ratio": rate_new / rate_old,
                     "dense_vcf_hours_old": len(vs) / rate_old / 3600, "dense_vcf_minutes_new": len(vs) / rate_new / 60}
     print(json.dumps(out["speed"]), flush=True)
+    auroc_part(args, engine, genome, out)
 
-    sample = enumerate_snvs(Path(args.genome), Path(args.annotation), args.auroc_genes, args.per_class,
-                            "synonymous,missense,stop_gained", seed=0)
+
+def auroc_part(args: argparse.Namespace, engine: LikelihoodEngine, genome: ReferenceGenome, out: dict) -> None:
+    """AUROC of every arm on one sample of SNVs (the same variants for every arm)."""
+    sample = enumerate_snvs(Path(args.genome), Path(args.annotation), args.auroc_genes, args.per_class, args.classes, seed=0)
     sv = variants(sample)
     effect = sample["effect"].to_numpy()
     arms = {f"local D={d}": LocalVariantScorer(engine, genome, window=8192, strands="both", left_context=args.left_context, downstream=d)
@@ -110,7 +118,7 @@ def main() -> None:
         llr, seconds = run(scorer, sv)
         syn = llr[effect == "synonymous"]
         row = {"stop_vs_synonymous": snv.auroc(syn, llr[effect == "stop_gained"]),
-               "missense_vs_synonymous": snv.auroc(syn, llr[effect == "missense"]),
+               "missense_vs_synonymous": snv.auroc(syn, llr[effect == "missense"]) if (effect == "missense").any() else None,
                "variants_per_s": len(sv) / seconds}
         out["auroc"]["arms"][name] = row
         print(name, json.dumps(row), flush=True)

@@ -52,9 +52,23 @@ MODELS = {
 }
 
 
-def batch(n: int, g: torch.Generator) -> torch.Tensor:
+#: Bases of random filler in the ``shifted`` task (see :func:`batch`).
+SHIFT = 16
+
+
+def batch(n: int, g: torch.Generator, task: str = "fixed") -> torch.Tensor:
+    """``fixed``: BOS, 64 random bases, the same 64 again (the copy is always 64 positions back: a
+    positional lookup can do it). ``shifted``: BOS, f random bases, the 64, 16 - f random bases,
+    the 64 again, f uniform in 0..16 per sequence: the copy's distance varies, so every model must
+    find the earlier copy by content (an induction lookup), as learned chunks force an H-Net to.
+    The copied half is the last 64 positions in both tasks."""
     x = torch.randint(0, 4, (n, HALF), generator=g)
-    return torch.cat([torch.full((n, 1), 5), x, x], 1)  # BOS, then the sequence twice
+    if task == "fixed":
+        return torch.cat([torch.full((n, 1), 5), x, x], 1)  # BOS, then the sequence twice
+    filler = torch.randint(0, 4, (n, SHIFT), generator=g)
+    f = torch.randint(0, SHIFT + 1, (n,), generator=g)
+    rows = [torch.cat([filler[i, : f[i]], x[i], filler[i, f[i]:], x[i]]) for i in range(n)]
+    return torch.cat([torch.full((n, 1), 5), torch.stack(rows)], 1)  # (n, 1 + 16 + 128)
 
 
 ROUTINGS = ("learned", "stride", "irregular", "stride-then-learned")
@@ -84,10 +98,10 @@ def fix_routing(model: DnaHNet, kind: str, seed: int) -> None:
 def copied_half_bits(model: DnaHNet, ids: torch.Tensor) -> float:
     out = model(ids)
     lp = torch.log_softmax(out.logits[:, :-1], -1).gather(-1, ids[:, 1:, None])[..., 0]
-    return float(-lp[:, HALF:].mean() / torch.log(torch.tensor(2.0)))
+    return float(-lp[:, -HALF:].mean() / torch.log(torch.tensor(2.0)))
 
 
-def train_one(name: str, steps: int, seed: int, routing: str = "learned") -> dict:
+def train_one(name: str, steps: int, seed: int, routing: str = "learned", task: str = "fixed") -> dict:
     torch.manual_seed(seed)
     cfg = MODELS[name]
     model = init_weights(DnaHNet(cfg, backend="torch"), "hnet")
@@ -102,7 +116,7 @@ def train_one(name: str, steps: int, seed: int, routing: str = "learned") -> dic
             for m in model.modules():  # back to the class's learned routing
                 if isinstance(m, RoutingModule):
                     del m.forward
-        ids = batch(16, g)
+        ids = batch(16, g, task)
         loss = total_loss(model(ids), ids, cfg.ratio_targets, 0.02)
         opt.zero_grad()
         loss.total.backward()
@@ -110,13 +124,18 @@ def train_one(name: str, steps: int, seed: int, routing: str = "learned") -> dic
         if step % 100 == 0 or step == steps - 1:
             curve.append({"step": step, "bits_per_base": loss.lm.bits_per_base})
     model.eval()
-    test = batch(128, torch.Generator().manual_seed(seed + 1))
+    test = batch(128, torch.Generator().manual_seed(seed + 1), task)
     with torch.no_grad():
-        row = {"model": name, "routing": routing if cfg.n_stages else "-", "parameters": model.num_parameters(), "steps": steps, "copied_half_bits": copied_half_bits(model, test),
+        row = {"model": name, "task": task, "routing": routing if cfg.n_stages else "-", "parameters": model.num_parameters(), "steps": steps, "copied_half_bits": copied_half_bits(model, test),
                "curve": curve, "seconds": time.perf_counter() - t0}
         if cfg.n_stages:
             with replaced_dechunk(model, 1, "mean"):
                 row["copied_half_bits_stage1_mean"] = copied_half_bits(model, test)
+            # How decided the router is: a probability near 0.5 is a coin flip that the next
+            # update may turn (fixed arms sit at 0.0001 / 0.9999).
+            routing = model(test).routing
+            row["selected"] = [float(r.boundary_mask.sum() / r.mask.sum()) for r in routing]
+            row["share_p_within_0.05_of_half"] = [float(((r.boundary_prob[r.mask] - 0.5).abs() < 0.05).float().mean()) for r in routing]
     return row
 
 
@@ -125,13 +144,15 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--routing", nargs="+", choices=ROUTINGS, default=list(ROUTINGS), help="H-Net routing arms to train")
+    ap.add_argument("--task", choices=("fixed", "shifted"), default="fixed", help="copy distance fixed (64) or varying per sequence")
     ap.add_argument("--json")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    rows = [train_one("transformer", args.steps, args.seed)]
-    rows += [train_one("hnet-local", args.steps, args.seed, routing) for routing in args.routing]
+    rows = [train_one("transformer", args.steps, args.seed, task=args.task)]
+    rows += [train_one("hnet-local", args.steps, args.seed, routing, args.task) for routing in args.routing]
     for r in rows:
-        extra = f", stage-1 output -> mean: {r['copied_half_bits_stage1_mean']:.3f}" if "copied_half_bits_stage1_mean" in r else ""
+        extra = (f", stage-1 output -> mean: {r['copied_half_bits_stage1_mean']:.3f}, selected {r['selected']}, "
+                 f"p within 0.05 of 0.5 {r['share_p_within_0.05_of_half']}") if "copied_half_bits_stage1_mean" in r else ""
         print(f"{r['model']:12s} routing {r['routing']:9s} ({r['parameters']:,} parameters, {r['steps']} steps): "
               f"copied half {r['copied_half_bits']:.3f} bits/base{extra}")
     if args.json:
