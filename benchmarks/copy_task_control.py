@@ -21,7 +21,11 @@ defect of the chunked path from a property of learned routing:
 * ``irregular``: fixed, content-independent boundaries at random positions (40%, one pattern per
   sequence length, the same in every step), no router: irregular chunks, but stationary ones;
 * ``stride-then-learned``: ``stride`` for the first half of the steps, then the H-Net router
-  (a warm start: does a path that already carries information survive learned routing?).
+  (a warm start: does a path that already carries information survive learned routing?);
+* ``sharp``: the H-Net router with decisive probabilities (p = (1 - tanh(5 cos)) / 2);
+* ``content``: content-based chunks at the target rate with no router gradient (each sequence's
+  positions ranked by the router's cosine, the top 1/target start chunks);
+* ``random``: as ``content`` with random ranks, new for every sequence and step.
 
     python benchmarks/copy_task_control.py --steps 600 --json benchmarks/results_copy_task.json
 """
@@ -71,7 +75,38 @@ def batch(n: int, g: torch.Generator, task: str = "fixed") -> torch.Tensor:
     return torch.cat([torch.full((n, 1), 5), torch.stack(rows)], 1)  # (n, 1 + 16 + 128)
 
 
-ROUTINGS = ("learned", "stride", "irregular", "stride-then-learned")
+ROUTINGS = ("learned", "stride", "irregular", "stride-then-learned", "sharp", "content", "random")
+
+
+def content_routing(model: DnaHNet, kind: str, targets: list[float]) -> None:
+    """Keep content-based decisions but change one property of the H-Net router at a time.
+
+    ``sharp``: p = (1 - tanh(5 cos)) / 2 instead of (1 - cos) / 2: the same router and gradients,
+    but decisive probabilities (few near 0.5). ``content``: the router's cosine ranks each
+    sequence's positions and the top 1/target of them start chunks (p = 0.9999 / 0.0001, no
+    gradient): content-based chunks at the target rate, with no router gradient and no indecision.
+    ``random``: as ``content`` with random scores: chunk layouts that differ between sequences and
+    steps but have nothing to do with the content.
+    """
+    routers = [m for m in model.modules() if isinstance(m, RoutingModule)]  # outer first
+
+    def make(target: float):
+        def forward(self: RoutingModule, x: torch.Tensor, mask: torch.Tensor) -> RoutingInfo:
+            x = x.float()
+            cos = torch.nn.functional.cosine_similarity(self.q_proj(x[:, 1:]), self.k_proj(x[:, :-1]), dim=-1)  # (B, L-1)
+            if kind == "sharp":
+                p = ((1 - torch.tanh(5 * cos)) / 2).clamp(0.0, 1.0)
+            else:
+                # random: the same rate, positions drawn afresh for every sequence and step
+                score = torch.rand_like(cos) if kind == "random" else (1 - cos).detach()
+                cut = torch.quantile(score, 1 - 1 / target, dim=1, keepdim=True)
+                p = torch.where(score >= cut, 0.9999, 0.0001)
+            p = torch.cat([p.new_ones(p.size(0), 1), p], dim=1)  # (B, L): position 0 starts a chunk
+            return RoutingInfo(boundary_prob=p, boundary_mask=(p > 0.5) & mask, mask=mask)
+        return forward
+
+    for router, target in zip(routers, targets):
+        router.forward = types.MethodType(make(target), router)
 
 
 def fix_routing(model: DnaHNet, kind: str, seed: int) -> None:
@@ -105,7 +140,9 @@ def train_one(name: str, steps: int, seed: int, routing: str = "learned", task: 
     torch.manual_seed(seed)
     cfg = MODELS[name]
     model = init_weights(DnaHNet(cfg, backend="torch"), "hnet")
-    if routing != "learned":
+    if routing in ("sharp", "content", "random"):
+        content_routing(model, routing, cfg.ratio_targets)
+    elif routing != "learned":
         fix_routing(model, routing.removesuffix("-then-learned"), seed + 5)
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.0)
     g = torch.Generator().manual_seed(seed)
