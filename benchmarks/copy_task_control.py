@@ -22,6 +22,8 @@ defect of the chunked path from a property of learned routing:
   sequence length, the same in every step), no router: irregular chunks, but stationary ones;
 * ``stride-then-learned``: ``stride`` for the first half of the steps, then the H-Net router
   (a warm start: does a path that already carries information survive learned routing?);
+* ``stride-annealed``: p = a p_stride + (1 - a) p_router, a = 1 for the first quarter of the steps,
+  down to 0 over the middle half, 0 for the last quarter (a gradual hand-over);
 * ``sharp``: the H-Net router with decisive probabilities (p = (1 - tanh(5 cos)) / 2);
 * ``content``: content-based chunks at the target rate with no router gradient (each sequence's
   positions ranked by the router's cosine, the top 1/target start chunks);
@@ -75,7 +77,20 @@ def batch(n: int, g: torch.Generator, task: str = "fixed") -> torch.Tensor:
     return torch.cat([torch.full((n, 1), 5), torch.stack(rows)], 1)  # (n, 1 + 16 + 128)
 
 
-ROUTINGS = ("learned", "stride", "irregular", "stride-then-learned", "sharp", "content", "random")
+ROUTINGS = ("learned", "stride", "irregular", "stride-then-learned", "stride-annealed", "sharp", "content", "random")
+
+
+def annealed_routing(model: DnaHNet, alpha: list[float]) -> None:
+    """Blend fixed strides into the H-Net router: p = a * p_stride + (1 - a) * p_learned, with
+    ``alpha[0]`` = a set by the training loop (1: the stride arm, 0: the learned router)."""
+    for router in (m for m in model.modules() if isinstance(m, RoutingModule)):
+        def forward(self: RoutingModule, x: torch.Tensor, mask: torch.Tensor) -> RoutingInfo:
+            learned = RoutingModule.forward(self, x, mask).boundary_prob  # (B, L)
+            b = torch.arange(x.size(1), device=x.device) % 2 == 0
+            fixed = torch.where(b, 0.9999, 0.0001)[None].to(learned)
+            p = alpha[0] * fixed + (1 - alpha[0]) * learned
+            return RoutingInfo(boundary_prob=p, boundary_mask=(p > 0.5) & mask, mask=mask)
+        router.forward = types.MethodType(forward, router)
 
 
 def content_routing(model: DnaHNet, kind: str, targets: list[float]) -> None:
@@ -140,7 +155,10 @@ def train_one(name: str, steps: int, seed: int, routing: str = "learned", task: 
     torch.manual_seed(seed)
     cfg = MODELS[name]
     model = init_weights(DnaHNet(cfg, backend="torch"), "hnet")
-    if routing in ("sharp", "content", "random"):
+    alpha = [1.0]
+    if routing == "stride-annealed":
+        annealed_routing(model, alpha)
+    elif routing in ("sharp", "content", "random"):
         content_routing(model, routing, cfg.ratio_targets)
     elif routing != "learned":
         fix_routing(model, routing.removesuffix("-then-learned"), seed + 5)
@@ -149,6 +167,9 @@ def train_one(name: str, steps: int, seed: int, routing: str = "learned", task: 
     curve = []
     t0 = time.perf_counter()
     for step in range(steps):
+        # stride-annealed: strides for the first quarter, the blend moves to the router over the
+        # middle half, the router alone for the last quarter
+        alpha[0] = min(1.0, max(0.0, 1.5 - 2 * step / steps))
         if routing.endswith("-then-learned") and step == steps // 2:
             for m in model.modules():  # back to the class's learned routing
                 if isinstance(m, RoutingModule):
