@@ -336,3 +336,28 @@ def test_embed_sequences_recipe_equals_the_command(tmp_path, two_records):
     # skip=1: only the second record's windows, numbered as in the input
     assert {w.record for w in later} == {1} and {w.name for w in later} == {"phix_head"}
     np.testing.assert_allclose(np.concatenate([w.vectors[0] for w in later]), records[1].vectors[0], atol=1e-5, rtol=0)
+
+
+def test_torchrun_two_ranks_write_the_embeddings_of_one_process(tmp_path, two_records):
+    """Windows split across 2 ranks, merged in input order: the same vectors and chunk starts as
+    one process (a record tiled into several windows, and a short one)."""
+    import os
+    import subprocess
+
+    single, ddp = tmp_path / "one.h5", tmp_path / "ddp.h5"
+    result = run(two_records, "-o", single, "--context", 2048, "--stride", 1024)
+    assert result.exit_code == 0, result.stderr
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+           "-m", "dnahnet_cli.main", "embed", str(two_records), "--model", str(CKPT), "--context", "2048",
+           "--stride", "1024", "-o", str(ddp), "--device", "cpu"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    with h5py.File(single, "r") as a, h5py.File(ddp, "r") as b:
+        assert sorted(a) == sorted(b)
+        assert a["names"][:].tolist() == b["names"][:].tolist()
+        for group in ("000000", "000001"):
+            for stage in STAGES:
+                np.testing.assert_allclose(b[group][f"stage{stage}"][:], a[group][f"stage{stage}"][:], atol=1e-4)
+            for stage in (1, 2):
+                assert np.array_equal(b[group][f"stage{stage}_start"][:], a[group][f"stage{stage}_start"][:])
