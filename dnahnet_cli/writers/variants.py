@@ -92,8 +92,11 @@ class VariantWriter:
         return add_info(rec.line, {"DNAHNET_LLR": ",".join(llr_text(a.llr, ".") for a in rec.alleles),
                                    "DNAHNET_STATUS": ",".join(a.status for a in rec.alleles)}) + "\n"
 
-    def _commit(self, run: VariantRun, done: int) -> None:
+    def _count_skipped(self, run: VariantRun) -> None:
         self.tally["skipped_ref_mismatch"] = self._skipped_before + run.skipped["ref_mismatch"]
+
+    def _commit(self, run: VariantRun, done: int) -> None:
+        self._count_skipped(run)
         self.out.commit(done, {"tally": self.tally})
 
     def write(self, run: VariantRun, provenance: dict[str, object], output: Optional[Path]) -> None:
@@ -112,7 +115,7 @@ class VariantWriter:
                     self.out.write(self.text(rec))
                     if n % run.chunk == 0:
                         self._commit(run, rec.variant.number)
-                self.tally["skipped_ref_mismatch"] = self._skipped_before + run.skipped["ref_mismatch"]
+                self._count_skipped(run)
                 if self.fmt.kind == "bcf":
                     self.out.finish(vcf_text_to_bcf)
                     index_vcf(output)
