@@ -29,6 +29,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 import snv_stop_vs_synonymous as snv  # noqa: E402
 
+from dnahnet_core.data.fasta import read_fasta  # noqa: E402
 from dnahnet_core.scoring.engine import LikelihoodEngine  # noqa: E402
 from dnahnet_core.scoring.local_variants import LocalVariantScorer  # noqa: E402
 from dnahnet_core.scoring.model_io import open_model  # noqa: E402
@@ -74,6 +75,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--classes", default="synonymous,missense,stop_gained", help="SNV classes of the AUROC sample")
     ap.add_argument("--skip-speed", action="store_true", help="only the AUROC part (e.g. the centred 8,192-nt arm on a small sample)")
+    ap.add_argument("--markov-k", type=int, default=0, help="also the AUROCs of an order-k Markov LLR counted on the corpus's train genomes (the control; 0 = skip)")
+    ap.add_argument("--markov-alpha", type=float, default=1.0)
+    ap.add_argument("--corpus", default=str(CORPUS))
     ap.add_argument("--json")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -122,8 +126,25 @@ def auroc_part(args: argparse.Namespace, engine: LikelihoodEngine, genome: Refer
                "variants_per_s": len(sv) / seconds}
         out["auroc"]["arms"][name] = row
         print(name, json.dumps(row), flush=True)
+    if args.markov_k:
+        out["auroc"]["markov"] = markov_aurocs(args, sample, effect)
+        print(f"markov k={args.markov_k}", json.dumps(out["auroc"]["markov"]), flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1) + "\n")
+
+
+def markov_aurocs(args: argparse.Namespace, sample: pd.DataFrame, effect: np.ndarray) -> dict:
+    """The control: the same AUROCs from an order-k Markov chain's LLR (both strands averaged)."""
+    manifest = pd.read_csv(Path(args.corpus) / "MANIFEST.tsv", sep="\t")
+    train = [r.ids for f in manifest[manifest.split == "train"].file for r in read_fasta(Path(args.corpus) / f)]
+    table = snv.count(train, args.markov_k).reshape(-1, 4).astype(np.float64)
+    logp = np.log((table + args.markov_alpha) / (table.sum(1, keepdims=True) + 4 * args.markov_alpha)).reshape(-1)
+    contigs = {r.name: r.ids for r in read_fasta(args.genome)}
+    llr = snv.markov_llr(sample, contigs, logp, args.markov_k)
+    syn = llr[effect == "synonymous"]
+    return {"k": args.markov_k, "alpha": args.markov_alpha,
+            "stop_vs_synonymous": snv.auroc(syn, llr[effect == "stop_gained"]),
+            "missense_vs_synonymous": snv.auroc(syn, llr[effect == "missense"]) if (effect == "missense").any() else None}
 
 
 if __name__ == "__main__":

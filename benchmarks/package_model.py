@@ -4,12 +4,14 @@ Every number in the card comes from a file a real run wrote:
 
     python benchmarks/package_model.py --run RUN_DIR --corpus ../shared/corpus \\
         --val-scores val_scores.tsv --markov-bpb 2.0057 --markov-k 7 \\
-        --codon codon.json --snv snv/auroc.json --hardware "2-core CPU" \\
+        --codon codon.json --snv snv_auroc.json --hierarchy hierarchy.json --hardware "2-core CPU" \\
         --out dnahnet_core/models/dnahnet-small-prok.safetensors --card-json benchmarks/results_model_card.json
 
 RUN_DIR is a `dnahnet train --out` folder (final.safetensors, metrics.jsonl, config.json);
 ``--val-scores`` is `dnahnet score` output on the validation genomes; ``--codon`` the JSON of
-benchmarks/codon_boundaries.py; ``--snv`` the auroc.json of benchmarks/snv_stop_vs_synonymous.py.
+benchmarks/codon_boundaries.py; ``--snv`` the JSON of `benchmarks/bench_variant_protocol.py --skip-speed
+--markov-k 7` (its ``--snv-arm`` gives the AUROCs); ``--hierarchy`` the JSON of
+benchmarks/hierarchy_screen.py (hierarchy gap, inner network, codon excess over the frame-free control).
 """
 
 from __future__ import annotations
@@ -66,6 +68,8 @@ def main() -> None:
     ap.add_argument("--markov-k", type=int, required=True)
     ap.add_argument("--codon", type=Path, required=True)
     ap.add_argument("--snv", type=Path, required=True)
+    ap.add_argument("--snv-arm", default="local D=32", help="the scoring protocol of --snv whose AUROCs the card reports")
+    ap.add_argument("--hierarchy", type=Path, required=True)
     ap.add_argument("--hardware", required=True)
     ap.add_argument("--command", required=True, help="the exact training command, for the card")
     ap.add_argument("--name", default="dnahnet-small-prok")
@@ -80,8 +84,12 @@ def main() -> None:
     metrics = pd.read_json(args.run / "metrics.jsonl", lines=True)
     last_eval = metrics[metrics["val_bpb"].notna()].iloc[-1]
     codon = json.loads(args.codon.read_text())
-    snv = json.loads(args.snv.read_text())
-    snv = snv.get("evaluate", snv)  # the results file keeps the evaluate step under this key
+    auroc = json.loads(args.snv.read_text())["auroc"]
+    snv, markov = auroc["arms"][args.snv_arm], auroc.get("markov", {})
+    hier = [r for r in json.loads(args.hierarchy.read_text()) if Path(r["checkpoint"]).resolve() == final.resolve()]
+    if not hier:
+        sys.exit(f"{args.hierarchy}: no row for {final}")
+    hier = hier[-1]
     card = ModelCard(
         name=args.name,
         preset=run_cfg["train"].get("preset") or model.config.name,
@@ -97,8 +105,13 @@ def main() -> None:
         markov_k=args.markov_k,
         val_selection=[round(float(s), 4) for s in last_eval["val_selected"]],
         codon_selection=[round(codon["selection_by_codon_position"][str(p)], 4) for p in (1, 2, 3)],
-        snv_auroc=round(snv["model_auroc"], 4),
-        markov_snv_auroc=round(snv["markov_auroc"], 4),
+        snv_auroc=round(snv["stop_vs_synonymous"], 4),
+        markov_snv_auroc=round(markov["stop_vs_synonymous"], 4) if markov else None,
+        missense_auroc=round(snv["missense_vs_synonymous"], 4),
+        markov_missense_auroc=round(markov["missense_vs_synonymous"], 4) if markov else None,
+        hierarchy_gap=[round(g["gap_mean"], 4) for g in sorted(hier["gaps"], key=lambda g: g["stage"])],
+        inner_varying_share=round(hier["inner"]["varying_share"], 4),
+        codon_excess={st["strand"]: [round(e, 4) for e in st["excess"]] for st in hier.get("codon", {}).get("strands", [])},
         command=args.command or "",
         limits=LIMITS,
     )

@@ -44,6 +44,17 @@ class ModelCard:
     #: Zero-shot AUROC separating stop-gained from synonymous SNVs (model LLR, Markov LLR).
     snv_auroc: float | None = None
     markov_snv_auroc: float | None = None
+    #: Zero-shot AUROC separating missense from synonymous SNVs (model LLR, Markov LLR).
+    missense_auroc: float | None = None
+    markov_missense_auroc: float | None = None
+    #: Hierarchy gap per chunking stage (bits per base lost when the stage's dechunk output is
+    #: replaced by its per-window mean; 0 = the stage carries nothing), on validation windows.
+    hierarchy_gap: list[float] = field(default_factory=list)
+    #: Share of the innermost network's residual stream that varies with position.
+    inner_varying_share: float | None = None
+    #: Stage-1 chunk-start rate at codon positions 1/2/3 minus a frame-free control's (a rule that
+    #: sees only the preceding bases), per strand with genes read 5'->3': {"+": [..], "-": [..]}.
+    codon_excess: dict[str, list[float]] = field(default_factory=dict)
     command: str = ""
     limits: list[str] = field(default_factory=list)
 
@@ -71,6 +82,16 @@ class ModelCard:
         if self.snv_auroc is not None:
             extra = f" (Markov {self.markov_snv_auroc:.3f})" if self.markov_snv_auroc is not None else ""
             lines.append(f"  stop-gained vs synonymous SNV AUROC {self.snv_auroc:.3f}{extra}")
+        if self.missense_auroc is not None:
+            extra = f" (Markov {self.markov_missense_auroc:.3f})" if self.markov_missense_auroc is not None else ""
+            lines.append(f"  missense vs synonymous SNV AUROC {self.missense_auroc:.3f}{extra}")
+        if self.hierarchy_gap:
+            share = f"; inner network varying share {self.inner_varying_share:.3f}" if self.inner_varying_share is not None else ""
+            lines.append("  hierarchy gap  " + ", ".join(f"stage {i + 1} {g:+.4f}" for i, g in enumerate(self.hierarchy_gap))
+                         + f" bits/base (0 = the stage carries nothing){share}")
+        for strand, excess in sorted(self.codon_excess.items()):
+            lines.append(f"  codon excess   strand {strand}: stage-1 starts at codon pos 1/2/3 minus frame-free control "
+                         + " / ".join(f"{100 * e:+.1f}" for e in excess) + " points")
         for limit in self.limits:
             lines.append(f"  limit          {limit}")
         return lines

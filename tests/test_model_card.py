@@ -29,7 +29,9 @@ def _card(**over) -> ModelCard:
     base = dict(name="t", preset="tiny", parameters=140_000, train_genomes=["A a (NC_1)", "B b (NC_2)"], val_genomes=["C c (NC_3)"],
                 steps=150, nucleotides_seen=2_457_600, hardware="2-core CPU", train_hours=0.1, val_bits_per_base=1.95,
                 markov_bits_per_base=2.0, markov_k=7, val_selection=[0.33, 0.5], codon_selection=[0.1, 0.4, 0.5],
-                snv_auroc=0.7, markov_snv_auroc=0.6, command="dnahnet train ...", limits=["tiny"])
+                snv_auroc=0.7, markov_snv_auroc=0.6, missense_auroc=0.52, markov_missense_auroc=0.51,
+                hierarchy_gap=[0.0012, -0.0003], inner_varying_share=0.1, codon_excess={"+": [0.01, -0.02, 0.0], "-": [0.0, 0.005, -0.01]},
+                command="dnahnet train ...", limits=["tiny"])
     return ModelCard(**{**base, **over})
 
 
@@ -50,6 +52,19 @@ def test_info_model_prints_card_summary(data_dir, tmp_path):
     assert "1.9321 bits/base vs 2.0000 for the best Markov chain (k=7)" in result.stdout
     assert "codon pos 1/2/3 stage-1 selection 10.0% / 40.0% / 50.0%" in result.stdout
     assert "stop-gained vs synonymous SNV AUROC 0.700 (Markov 0.600)" in result.stdout
+    assert "missense vs synonymous SNV AUROC 0.520 (Markov 0.510)" in result.stdout
+    assert "hierarchy gap  stage 1 +0.0012, stage 2 -0.0003 bits/base" in result.stdout
+    assert "strand +: stage-1 starts at codon pos 1/2/3 minus frame-free control +1.0 / -2.0 / +0.0 points" in result.stdout
+    assert "strand -: stage-1 starts at codon pos 1/2/3 minus frame-free control +0.0 / +0.5 / -1.0 points" in result.stdout
+
+
+def test_card_written_before_the_hierarchy_fields_still_reads(data_dir, tmp_path):
+    # Cards of earlier releases lack the hierarchy and missense fields: they read with defaults.
+    old = {k: v for k, v in json.loads(_card().to_json()).items()
+           if k not in {"missense_auroc", "markov_missense_auroc", "hierarchy_gap", "inner_varying_share", "codon_excess"}}
+    card = ModelCard.from_json(json.dumps(old))
+    assert card.hierarchy_gap == [] and card.missense_auroc is None
+    assert not any("hierarchy gap" in line or "missense" in line for line in card.summary_lines())
 
 
 def test_info_model_without_card_says_so(data_dir):
