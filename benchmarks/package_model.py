@@ -111,7 +111,7 @@ def main() -> None:
         markov_missense_auroc=round(markov["missense_vs_synonymous"], 4) if markov else None,
         hierarchy_gap=[round(g["gap_mean"], 4) for g in sorted(hier["gaps"], key=lambda g: g["stage"])],
         inner_varying_share=round(hier["inner"]["varying_share"], 4),
-        codon_excess={st["strand"]: [round(e, 4) for e in st["excess"]] for st in hier.get("codon", {}).get("strands", [])},
+        codon_excess={st["strand"]: [round(e, 5) for e in st["excess"]] for st in hier.get("codon", {}).get("strands", [])},
         command=args.command or "",
         limits=LIMITS,
     )
