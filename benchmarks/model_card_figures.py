@@ -51,7 +51,7 @@ def hierarchy_curve(metrics: Path, out: Path) -> Path:
     val = val[val["diagnostics"].notna()]
     steps = val["step"].to_list()
     diags = val["diagnostics"].to_list()
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(9, 3.4), dpi=120)
+    fig, (ax, ax2, ax3) = plt.subplots(1, 3, figsize=(13, 3.4), dpi=120)
     for stage in sorted({g["stage"] for d in diags for g in d["gaps"]}):
         gap = [next(g["gap_mean"] for g in d["gaps"] if g["stage"] == stage) for d in diags]
         ax.plot(steps, gap, "o-", label=f"stage {stage}: output -> its mean")
@@ -66,6 +66,16 @@ def hierarchy_curve(metrics: Path, out: Path) -> Path:
     ax2.set_xlabel("training step")
     ax2.set_ylabel("share varying with position")
     ax2.set_title("Innermost network output", fontsize=10)
+    # Gradient norm per stage at every logged training step (outer first), 5-point mean.
+    train = rows[rows["grad_norm_stage"].notna()].drop_duplicates("step", keep="last")
+    norms = pd.DataFrame(train["grad_norm_stage"].to_list(), index=train["step"])
+    for stage in norms.columns:
+        ax3.plot(norms.index, norms[stage].rolling(5, min_periods=1).mean(), lw=1, label=f"stage {stage}")
+    ax3.set_yscale("log")
+    ax3.set_xlabel("training step")
+    ax3.set_ylabel("gradient norm (5-point mean)")
+    ax3.set_title("Gradient reaching each stage", fontsize=10)
+    ax3.legend(fontsize=8)
     fig.tight_layout()
     path = out / "hierarchy_diagnostics.png"
     fig.savefig(path)
