@@ -135,10 +135,7 @@ def auroc_part(args: argparse.Namespace, engine: LikelihoodEngine, genome: Refer
 
 def markov_aurocs(args: argparse.Namespace, sample: pd.DataFrame, effect: np.ndarray) -> dict:
     """The control: the same AUROCs from an order-k Markov chain's LLR (both strands averaged)."""
-    manifest = pd.read_csv(Path(args.corpus) / "MANIFEST.tsv", sep="\t")
-    train = [r.ids for f in manifest[manifest.split == "train"].file for r in read_fasta(Path(args.corpus) / f)]
-    table = snv.count(train, args.markov_k).reshape(-1, 4).astype(np.float64)
-    logp = np.log((table + args.markov_alpha) / (table.sum(1, keepdims=True) + 4 * args.markov_alpha)).reshape(-1)
+    logp = snv.markov_log_probs(Path(args.corpus), args.markov_k, args.markov_alpha)
     contigs = {r.name: r.ids for r in read_fasta(args.genome)}
     llr = snv.markov_llr(sample, contigs, logp, args.markov_k)
     syn = llr[effect == "synonymous"]

@@ -13,15 +13,10 @@ import argparse
 import json
 from pathlib import Path
 
-import torch
-
 from dnahnet_core.checkpoint import load_model
 from dnahnet_core.data.annotation import read_annotation
-from dnahnet_core.data.fasta import FastaRecord, read_fasta
-from dnahnet_core.diagnostics import codon_phasing
-from dnahnet_core.scoring.boundaries import record_boundaries
-from dnahnet_core.scoring.engine import LikelihoodEngine
-from dnahnet_core.vocab import reverse_complement_ids
+from dnahnet_core.data.fasta import read_fasta
+from dnahnet_core.diagnostics import codon_phasing, stage1_starts_both_readings
 
 
 def main() -> None:
@@ -39,11 +34,10 @@ def main() -> None:
              if g.n_parts == 1 and g.chrom == record.name and g.end0 <= args.bp and g.strand in "+-"]
     rows = []
     for ckpt in args.checkpoints:
-        engine = LikelihoodEngine(load_model(ckpt, device="cpu").eval(), torch.device("cpu"), batch_size=4)
-        fwd = record_boundaries(FastaRecord("forward", "", ids), engine, 8192)
-        rev = record_boundaries(FastaRecord("reverse", "", reverse_complement_ids(ids)), engine, 8192)
+        # The boundaries once per checkpoint; only the control's context k varies.
+        forward, reverse = stage1_starts_both_readings(load_model(ckpt, device="cpu").eval(), ids)
         for k in args.k:
-            ph = codon_phasing(ids, fwd.s1_mask, rev.s1_mask, genes, k=k)
+            ph = codon_phasing(ids, forward, reverse, genes, k=k)
             row = {"checkpoint": str(ckpt), "k": k, "excess": {st.strand: st.excess for st in ph.strands},
                    "observed": {st.strand: st.observed for st in ph.strands}, "control": {st.strand: st.control for st in ph.strands}}
             rows.append(row)

@@ -103,6 +103,15 @@ def make(args: argparse.Namespace) -> None:
     print(json.dumps(summary), file=sys.stderr)
 
 
+def markov_log_probs(corpus: Path, k: int, alpha: float) -> np.ndarray:
+    """log P(next base | last k bases) counted on the corpus's `train` genomes, additive smoothing
+    alpha; indexed by the (k+1)-mer code of kmer_codes."""
+    manifest = pd.read_csv(corpus / "MANIFEST.tsv", sep="\t")
+    train = [r.ids for f in manifest[manifest.split == "train"].file for r in read_fasta(corpus / f)]
+    table = count(train, k).reshape(-1, 4).astype(np.float64)
+    return np.log((table + alpha) / (table.sum(1, keepdims=True) + 4 * alpha)).reshape(-1)
+
+
 def markov_llr(df: pd.DataFrame, contigs: dict[str, np.ndarray], logp: np.ndarray, k: int) -> np.ndarray:
     """LL(alt) - LL(ref) under the Markov chain, both strands averaged (as score-vcf does).
 
@@ -141,10 +150,7 @@ def evaluate(args: argparse.Namespace) -> None:
     df = classes.merge(llr[["chrom", "pos", "alt", "llr"]], on=["chrom", "pos", "alt"], how="inner")
     df = df[df["effect"].isin(["synonymous", "stop_gained"])].reset_index(drop=True)
 
-    manifest = pd.read_csv(Path(args.corpus) / "MANIFEST.tsv", sep="\t")
-    train = [r.ids for f in manifest[manifest.split == "train"].file for r in read_fasta(Path(args.corpus) / f)]
-    table = count(train, args.k).reshape(-1, 4).astype(np.float64)
-    logp = np.log((table + args.alpha) / (table.sum(1, keepdims=True) + 4 * args.alpha)).reshape(-1)
+    logp = markov_log_probs(Path(args.corpus), args.k, args.alpha)
     genome = Path(args.genome or next(line.split("file://", 1)[1].strip() for line in open(out / "snvs.vcf") if line.startswith("##reference=")))
     contigs = {r.name: r.ids for r in read_fasta(genome)}
     # The baseline is cheap: score every enumerated SNV once (the scored sample is a subset of

@@ -320,6 +320,19 @@ def genome_codon_phasing(
 ) -> CodonPhasing:
     """:func:`codon_phasing` with the stage-1 boundaries computed here, as ``dnahnet boundaries``
     computes them (windows of ``context``, stride ``context // 2``), on both readings of ``ids``."""
+    forward, reverse = stage1_starts_both_readings(model, ids, device, context, batch_size)
+    return codon_phasing(ids, forward, reverse, genes, k=k)
+
+
+def stage1_starts_both_readings(
+    model: DnaHNet,
+    ids: np.ndarray,
+    device: torch.device | str = "cpu",
+    context: int = 8192,
+    batch_size: int = 4,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stage-1 chunk-start masks (bool, (L,)) of the forward reading of ``ids`` and of its reverse
+    complement (in reverse-complement coordinates), as ``dnahnet boundaries`` computes them."""
     from .data.fasta import FastaRecord
     from .scoring.boundaries import record_boundaries
     from .scoring.engine import LikelihoodEngine
@@ -328,7 +341,7 @@ def genome_codon_phasing(
     engine = LikelihoodEngine(model, device if isinstance(device, torch.device) else torch.device(device), batch_size=batch_size)
     fwd = record_boundaries(FastaRecord("forward", "", ids), engine, context)
     rev = record_boundaries(FastaRecord("reverse", "", reverse_complement_ids(ids)), engine, context)
-    return codon_phasing(ids, fwd.s1_mask, rev.s1_mask, genes, k=k)
+    return fwd.s1_mask, rev.s1_mask
 
 
 def validation_diagnostics(
